@@ -1,0 +1,76 @@
+# frontdesk: a plain Makefile. `make run` and `make test` are the two commands
+# a new user needs; both install what is missing first (scripts/deps.sh).
+
+CC       ?= cc
+PKGS      = libwebsockets jansson sqlite3 libcurl
+CFLAGS   ?= -O2 -g
+WARN      = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wformat=2 -Wvla
+ifeq ($(CI),true)
+WARN     += -Werror
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS      = $(PKG_LIBS) -lstemmer -lcrypto -lm
+
+CORE_SRC  = server/util.c server/strmap.c server/text.c server/kbfile.c server/store.c \
+            server/triage.c server/engine.c server/chat.c server/eval.c
+SRV_SRC   = server/server.c server/main.c
+UNIT_SRC  = $(wildcard tests/unit/test_*.c)
+
+# Release objects in build/, sanitizer objects in build-asan/.
+B = build
+A = build-asan
+CORE_OBJ  = $(CORE_SRC:server/%.c=$(B)/%.o)
+SRV_OBJ   = $(SRV_SRC:server/%.c=$(B)/%.o)
+ACORE_OBJ = $(CORE_SRC:server/%.c=$(A)/%.o)
+ASRV_OBJ  = $(SRV_SRC:server/%.c=$(A)/%.o)
+ASAN      = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+.PHONY: all run test test-fast asan deps clean bench-quality
+all: $(B)/frontdesk $(B)/unit-tests
+
+$(B) $(A):
+	mkdir -p $@
+
+$(B)/%.o: server/%.c server/*.h | $(B)
+	$(CC) $(CFLAGS) -DNDEBUG $(WARN) $(PKG_CFLAGS) -c $< -o $@
+
+$(A)/%.o: server/%.c server/*.h | $(A)
+	$(CC) $(ASAN) $(WARN) $(PKG_CFLAGS) -c $< -o $@
+
+$(B)/frontdesk: $(CORE_OBJ) $(SRV_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(A)/frontdesk: $(ACORE_OBJ) $(ASRV_OBJ)
+	$(CC) $(ASAN) -o $@ $^ $(LIBS)
+
+$(B)/unit-tests: $(CORE_OBJ) $(UNIT_SRC) tests/unit/harness.h
+	$(CC) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -Iserver -o $@ $(UNIT_SRC) $(CORE_OBJ) $(LIBS)
+
+$(A)/unit-tests: $(ACORE_OBJ) $(UNIT_SRC) tests/unit/harness.h
+	$(CC) $(ASAN) $(WARN) $(PKG_CFLAGS) -Iserver -o $@ $(UNIT_SRC) $(ACORE_OBJ) $(LIBS)
+
+asan: $(A)/frontdesk $(A)/unit-tests
+
+deps:
+	@scripts/deps.sh
+
+# Start the server on the default database, seeded from kb/ on first start.
+run: deps
+	@$(MAKE) --no-print-directory all
+	@echo "frontdesk: starting; stop it with Ctrl-C"
+	./$(B)/frontdesk serve --db data/frontdesk.db --web web --kb-dir kb
+
+# The whole suite, release and sanitizer builds; last line "N passed, N failed".
+test: deps
+	@$(MAKE) --no-print-directory all asan
+	@tests/run.sh
+
+bench-quality: all
+	@for set in clinc150 quebec-covid; do \
+	  ./$(B)/frontdesk eval --kb ../shared/bench/$$set/kb.jsonl --queries ../shared/bench/$$set/dev.jsonl | tail -n 1; \
+	done
+
+clean:
+	rm -rf $(B) $(A)

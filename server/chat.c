@@ -1,0 +1,317 @@
+/* chat: see chat.h. */
+#include "chat.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "util.h"
+
+void chat_default_messages(chat_messages *m)
+{
+	m->greeting[TEXT_LANG_EN] =
+		"Hi! I'm the Riverside Family Health assistant. Ask me about hours, "
+		"appointments, prices, insurance, refills or directions. If this is an "
+		"emergency, call 911.";
+	m->greeting[TEXT_LANG_ES] =
+		"¡Hola! Soy el asistente de Riverside Family Health. Pregúnteme por el "
+		"horario, citas, precios, seguros, recetas o cómo llegar. Si es una "
+		"emergencia, llame al 911.";
+	m->handoff[TEXT_LANG_EN] =
+		"I'm not sure I have the right answer to that, so I've passed your "
+		"question to our front desk team. A staff member will reply here as soon "
+		"as they can. You can also call us at (555) 010-2400.";
+	m->handoff[TEXT_LANG_ES] =
+		"No estoy seguro de tener la respuesta correcta, así que pasé su pregunta "
+		"a nuestro equipo de recepción. Un miembro del personal le responderá aquí "
+		"lo antes posible. También puede llamarnos al (555) 010-2400.";
+	m->person[TEXT_LANG_EN] =
+		"Of course. I've asked our front desk team to join this chat; a staff "
+		"member will reply here as soon as they can. You can also call us at "
+		"(555) 010-2400.";
+	m->person[TEXT_LANG_ES] =
+		"Por supuesto. Le pedí a nuestro equipo de recepción que se una a este "
+		"chat; un miembro del personal le responderá aquí lo antes posible. "
+		"También puede llamarnos al (555) 010-2400.";
+	m->emergency[TEXT_LANG_EN] =
+		"If this is a medical emergency, call 911 now or go to the nearest "
+		"emergency room. If you are thinking about suicide or hurting yourself, "
+		"call or text 988 (Suicide & Crisis Lifeline) right now. For poisoning or "
+		"an overdose, call Poison Control at 1-800-222-1222. Please do not wait "
+		"for a reply in this chat. We have alerted our staff.";
+	m->emergency[TEXT_LANG_ES] =
+		"Si es una emergencia médica, llame al 911 ahora o vaya a la sala de "
+		"emergencias más cercana. Si está pensando en el suicidio o en hacerse "
+		"daño, llame o envíe un mensaje de texto al 988 (Línea de Prevención del "
+		"Suicidio y Crisis) ahora mismo. Para envenenamiento o sobredosis, llame "
+		"a Control de Envenenamientos al 1-800-222-1222. No espere una respuesta "
+		"en este chat. Hemos avisado a nuestro personal.";
+}
+
+static void emit_json(json_t *frame, chat_emit_fn emit, void *user)
+{
+	char *s = json_dumps(frame, JSON_COMPACT);
+	if (s) {
+		emit(user, s, strlen(s));
+		free(s);
+	} else {
+		static const char oom[] =
+			"{\"type\":\"error\",\"code\":\"internal\",\"message\":\"out of memory\"}";
+		emit(user, oom, sizeof oom - 1);
+	}
+	json_decref(frame);
+}
+
+static int send_error(chat_session *s, chat_emit_fn emit, void *user, const char *code,
+		      const char *message)
+{
+	s->last_error = code;
+	emit_json(json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message", message),
+		  emit, user);
+	return -1;
+}
+
+/* Token bucket: CHAT_BURST frames at once, refilled steadily. */
+static int allow_frame(chat_ctx *ctx, chat_session *s)
+{
+	int64_t now = ctx->now_us();
+	if (s->refilled_us == 0) {
+		s->tokens = CHAT_BURST;
+	} else {
+		s->tokens += (double)(now - s->refilled_us) / 1e6 * CHAT_REFILL_PER_SEC;
+		if (s->tokens > CHAT_BURST)
+			s->tokens = CHAT_BURST;
+	}
+	s->refilled_us = now;
+	if (s->tokens < 1.0)
+		return 0;
+	s->tokens -= 1.0;
+	return 1;
+}
+
+static int on_hello(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn emit, void *user)
+{
+	const json_t *jtok = json_object_get(req, "token");
+	const json_t *jsince = json_object_get(req, "since");
+	const json_t *jlang = json_object_get(req, "lang");
+	char conv[STORE_CONV_ID_LEN + 1], token[STORE_TOKEN_LEN + 1], status[16] = "bot";
+	char err[256];
+	json_int_t since = 0;
+	int resumed = 0;
+	json_t *history;
+
+	if (jtok && !json_is_string(jtok))
+		return send_error(s, emit, user, "missing_field", "\"token\" must be a string");
+	if (jsince && !json_is_integer(jsince))
+		return send_error(s, emit, user, "missing_field", "\"since\" must be an integer");
+	if (jsince)
+		since = json_integer_value(jsince);
+	if (json_is_string(jlang))
+		s->lang = strncmp(json_string_value(jlang), "es", 2) == 0 ? TEXT_LANG_ES : TEXT_LANG_EN;
+
+	if (jtok) {
+		const char *t = json_string_value(jtok);
+		int rc = strlen(t) == STORE_TOKEN_LEN
+			 ? store_conv_by_token(ctx->st, t, conv, status, sizeof status, err, sizeof err)
+			 : 1;
+		if (rc == 1)
+			return send_error(s, emit, user, "bad_token",
+					  "This conversation has ended or the link is no longer valid. "
+					  "Start a new one with a plain hello.");
+		if (rc < 0)
+			return send_error(s, emit, user, "internal", "the conversation could not be read");
+		snprintf(token, sizeof token, "%s", t);
+		resumed = 1;
+	} else if (store_conv_create(ctx->st, s->lang == TEXT_LANG_ES ? "es" : "en", conv, token,
+				     err, sizeof err) < 0) {
+		return send_error(s, emit, user, "internal", "the conversation could not be started");
+	}
+	history = store_events_since(ctx->st, conv, since, err, sizeof err);
+	if (!history)
+		return send_error(s, emit, user, "internal", "the conversation could not be read");
+	memcpy(s->conv_id, conv, sizeof conv);
+	s->started = 1;
+	emit_json(json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:o}", "type", "welcome",
+			    "conversation", conv, "token", token, "resumed", resumed,
+			    "status", status, "greeting", ctx->msg.greeting[s->lang],
+			    "history", history),
+		  emit, user);
+	return 0;
+}
+
+/* The reply's fields (everything but type, id and text), new reference. */
+static json_t *reply_fields(const chat_ctx *ctx, const engine_decision *d, json_int_t reply_to)
+{
+	json_t *f = json_pack("{s:I}", "reply_to", reply_to);
+	switch (d->kind) {
+	case ENGINE_ANSWER:
+		json_object_set_new(f, "entry", json_string(d->entry->id));
+		json_object_set_new(f, "question", json_string(d->entry->question));
+		json_object_set_new(f, "confidence", json_real(d->confidence));
+		break;
+	case ENGINE_HANDOFF: {
+		json_t *sugg = json_array();
+		double floor = engine_threshold(ctx->eng) * 0.5;
+		json_object_set_new(f, "reason", json_string(engine_reason_name(d->reason)));
+		json_object_set_new(f, "confidence", json_real(d->confidence));
+		for (size_t i = 0; d->reason == ENGINE_REASON_LOW_CONFIDENCE && i < d->n_matches && i < 3; i++) {
+			if (d->matches[i].score < floor)
+				break;
+			json_array_append_new(sugg, json_pack("{s:s, s:s}",
+				"entry", d->matches[i].entry->id,
+				"question", d->matches[i].entry->question));
+		}
+		json_object_set_new(f, "suggestions", sugg);
+		break;
+	}
+	case ENGINE_EMERGENCY:
+		json_object_set_new(f, "reason", json_string("emergency"));
+		break;
+	}
+	return f;
+}
+
+const char *chat_reply_text(const chat_ctx *ctx, const engine_decision *d)
+{
+	switch (d->kind) {
+	case ENGINE_ANSWER:
+		return d->entry->answer;
+	case ENGINE_EMERGENCY:
+		return ctx->msg.emergency[d->lang];
+	case ENGINE_HANDOFF:
+		break;
+	}
+	return d->reason == ENGINE_REASON_ASKED_FOR_PERSON ? ctx->msg.person[d->lang]
+							    : ctx->msg.handoff[d->lang];
+}
+
+static int on_message(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn emit, void *user)
+{
+	const json_t *jtext = json_object_get(req, "text");
+	const json_t *jcid = json_object_get(req, "client_id");
+	const char *text;
+	size_t len;
+	engine_decision d;
+	char err[256];
+	json_int_t msg_id = 0, reply_id = 0;
+	json_t *mfields = NULL, *rfields = NULL, *frame;
+	int64_t id;
+
+	if (!s->started)
+		return send_error(s, emit, user, "no_session", "say hello first");
+	if (!json_is_string(jtext))
+		return send_error(s, emit, user, "missing_field", "\"text\" must be a string");
+	if (jcid && !json_is_string(jcid) && !json_is_integer(jcid))
+		return send_error(s, emit, user, "missing_field", "\"client_id\" must be a string");
+	text = json_string_value(jtext);
+	len = json_string_length(jtext);
+	if (len > CHAT_MAX_TEXT)
+		return send_error(s, emit, user, "too_long",
+				  "That message is too long. Please keep it under 4000 characters.");
+	if (strspn(text, " \t\r\n") == len)
+		return send_error(s, emit, user, "empty", "The message is empty.");
+
+	if (engine_decide(ctx->eng, text, len, -1, &d, err, sizeof err) < 0)
+		util_log("error", "engine: %s", err); /* d is a safe handoff */
+
+	if (store_begin(ctx->st, err, sizeof err) < 0)
+		goto fail;
+	if (jcid)
+		mfields = json_pack("{s:O}", "client_id", jcid);
+	if (store_event_add(ctx->st, s->conv_id, "patient", "message", text, mfields, &id,
+			    err, sizeof err) < 0)
+		goto fail;
+	msg_id = id;
+	rfields = reply_fields(ctx, &d, msg_id);
+	if (store_event_add(ctx->st, s->conv_id, "bot", engine_kind_name(d.kind), chat_reply_text(ctx, &d),
+			    rfields, &id, err, sizeof err) < 0)
+		goto fail;
+	reply_id = id;
+	if (d.kind != ENGINE_ANSWER &&
+	    store_conv_set_status(ctx->st, s->conv_id, "waiting", engine_reason_name(d.reason),
+				  err, sizeof err) < 0)
+		goto fail;
+	if (store_commit(ctx->st, err, sizeof err) < 0)
+		goto fail;
+	json_decref(mfields);
+
+	/* Stored: now, and only now, tell the patient. */
+	frame = json_pack("{s:s, s:I}", "type", "ack", "id", msg_id);
+	if (jcid)
+		json_object_set(frame, "client_id", (json_t *)jcid);
+	emit_json(frame, emit, user);
+	frame = json_pack("{s:s, s:I, s:s}", "type", engine_kind_name(d.kind), "id", reply_id,
+			  "text", chat_reply_text(ctx, &d));
+	json_object_update(frame, rfields);
+	json_decref(rfields);
+	emit_json(frame, emit, user);
+	return 0;
+fail:
+	store_rollback(ctx->st);
+	json_decref(mfields);
+	json_decref(rfields);
+	util_log("error", "conversation %s: message not stored: %s", s->conv_id, err);
+	return send_error(s, emit, user, "internal",
+			  "Sorry, your message could not be saved. Please try again, or call us "
+			  "at (555) 010-2400.");
+}
+
+static int on_feedback(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn emit, void *user)
+{
+	const json_t *jmsg = json_object_get(req, "message");
+	const json_t *jhelp = json_object_get(req, "helpful");
+	char err[256];
+	int rc;
+
+	if (!s->started)
+		return send_error(s, emit, user, "no_session", "say hello first");
+	if (!json_is_integer(jmsg) || !json_is_boolean(jhelp))
+		return send_error(s, emit, user, "missing_field",
+				  "feedback needs \"message\" (an event id) and \"helpful\" (true or false)");
+	rc = store_feedback(ctx->st, s->conv_id, json_integer_value(jmsg), json_is_true(jhelp),
+			    err, sizeof err);
+	if (rc == 1)
+		return send_error(s, emit, user, "not_found", "no such reply in this conversation");
+	if (rc < 0) {
+		util_log("error", "conversation %s: feedback not stored: %s", s->conv_id, err);
+		return send_error(s, emit, user, "internal", "the feedback could not be saved");
+	}
+	emit_json(json_pack("{s:s, s:O}", "type", "feedback_ok", "message", jmsg), emit, user);
+	return 0;
+}
+
+int chat_handle(chat_ctx *ctx, chat_session *s, const char *frame, size_t len,
+		chat_emit_fn emit, void *user)
+{
+	json_error_t jerr;
+	json_t *req;
+	const char *type;
+	int rc;
+
+	s->last_error = NULL;
+	if (!allow_frame(ctx, s))
+		return send_error(s, emit, user, "rate_limited",
+				  "You're sending messages quickly. Please wait a moment and try again.");
+	req = json_loadb(frame, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(req)) {
+		json_decref(req);
+		return send_error(s, emit, user, "bad_json", "the frame must be a JSON object");
+	}
+	type = json_string_value(json_object_get(req, "type"));
+	if (!type)
+		rc = send_error(s, emit, user, "unknown_type", "\"type\" is missing");
+	else if (strcmp(type, "hello") == 0)
+		rc = on_hello(ctx, s, req, emit, user);
+	else if (strcmp(type, "message") == 0)
+		rc = on_message(ctx, s, req, emit, user);
+	else if (strcmp(type, "feedback") == 0)
+		rc = on_feedback(ctx, s, req, emit, user);
+	else if (strcmp(type, "ping") == 0) {
+		emit_json(json_pack("{s:s}", "type", "pong"), emit, user);
+		rc = 0;
+	} else
+		rc = send_error(s, emit, user, "unknown_type", "unknown \"type\"");
+	json_decref(req);
+	return rc;
+}

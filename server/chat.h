@@ -1,0 +1,65 @@
+/* chat: the patient chat protocol (docs/protocol.md), free of sockets.
+ *
+ * The server hands every complete text frame of a patient connection to
+ * chat_handle with that connection's chat_session; chat_handle parses it,
+ * stores what must be stored (in one transaction, before anything is sent),
+ * asks the engine, and emits zero or more reply frames through emit. Tests
+ * drive it directly with a store, an engine and a fake clock. */
+#ifndef FD_CHAT_H
+#define FD_CHAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "store.h"
+
+#define CHAT_MAX_TEXT 4000        /* bytes of one patient message */
+#define CHAT_BURST 10             /* frames allowed at once ... */
+#define CHAT_REFILL_PER_SEC 1.0   /* ... refilled at this rate */
+
+/* Messages the bot says; borrowed strings, owned by whoever configured them. */
+typedef struct chat_messages {
+	const char *greeting[2];        /* [TEXT_LANG_EN], [TEXT_LANG_ES] */
+	const char *handoff[2];         /* low confidence */
+	const char *person[2];          /* asked for a person */
+	const char *emergency[2];
+} chat_messages;
+
+/* Shared by all sessions of a server; the store and engine are borrowed. */
+typedef struct chat_ctx {
+	store *st;
+	engine *eng;
+	chat_messages msg;
+	int64_t (*now_us)(void);        /* monotonic clock, injectable for tests */
+} chat_ctx;
+
+/* Per connection; zero it before the first frame. */
+typedef struct chat_session {
+	char conv_id[STORE_CONV_ID_LEN + 1];   /* "" until hello */
+	int lang;                              /* TEXT_LANG_*, from hello's hint */
+	double tokens;                         /* rate-limit bucket */
+	int64_t refilled_us;
+	int started;
+	const char *last_error;                /* code of the last error frame (static) */
+} chat_session;
+
+/* Receives one reply frame (JSON text, len bytes, not NUL-terminated in
+ * general); the callee copies what it keeps. */
+typedef void (*chat_emit_fn)(void *user, const char *frame, size_t len);
+
+/* Fills ctx->msg with the built-in English and Spanish messages. */
+void chat_default_messages(chat_messages *m);
+
+/* The text the patient is shown for a decision (borrowed: the entry's answer
+ * or one of ctx->msg), in the decision's language. */
+const char *chat_reply_text(const chat_ctx *ctx, const engine_decision *d);
+
+/* Handles one complete frame (any bytes). Always emits at least one frame
+ * (a reply or an error). Returns 0, or -1 when the frame was an error the
+ * caller may want to log (s->last_error names it; it was answered with an
+ * error frame). */
+int chat_handle(chat_ctx *ctx, chat_session *s, const char *frame, size_t len,
+		chat_emit_fn emit, void *user);
+
+#endif

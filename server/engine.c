@@ -1,0 +1,706 @@
+/* engine: see engine.h. */
+#include "engine.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strmap.h"
+#include "triage.h"
+#include "util.h"
+
+#define MAX_QUERY_TERMS (TEXT_MAX_WORDS * 2)
+#define FTS_TERMS 12          /* rarest terms sent to FTS5 */
+#define FTS_LIMIT 300         /* phrasings retrieved */
+#define BIGRAM_WEIGHT 1.0     /* a bigram's weight relative to its IDF */
+#define ANSWER_WEIGHT 0.8     /* matching an answer counts less than a phrasing */
+
+/* The read-only index; swapped whole on reload. */
+typedef struct ix {
+	kb_list kb;                 /* owns the entry strings */
+	engine_entry *entries;
+	size_t n_entries;
+	strmap *by_id;
+	strmap *vocab;              /* term or "a b" bigram -> term id */
+	double *idf;
+	size_t n_terms, cap_terms;
+	double unknown_idf;
+	/* phrasings, contiguous per entry */
+	size_t n_phrases, cap_phrases;
+	int *ph_entry;
+	size_t *ph_off;             /* into terms[]; ph_off[i+1] ends phrase i */
+	double *ph_norm;
+	double *ph_weight;
+	int *terms;
+	size_t n_pterms, cap_pterms;
+	size_t *ent_first, *ent_count;
+	/* typo correction: folded word -> term id, and its one-deletion variants */
+	strmap *surface;
+	strmap *deletes;            /* variant -> index into words[] */
+	char **words;
+	size_t n_words, cap_words;
+	char **fts_rows;            /* the unigram terms of each phrasing, for FTS5 */
+} ix;
+
+struct engine {
+	store *st;
+	text_analyzer *ta;
+	ix *ix;
+	double threshold;
+	sqlite3_stmt *fts;
+};
+
+const char *engine_kind_name(engine_kind k)
+{
+	switch (k) {
+	case ENGINE_ANSWER: return "answer";
+	case ENGINE_HANDOFF: return "handoff";
+	case ENGINE_EMERGENCY: return "emergency";
+	}
+	return "handoff";
+}
+
+const char *engine_reason_name(engine_reason r)
+{
+	switch (r) {
+	case ENGINE_REASON_NONE: return "none";
+	case ENGINE_REASON_LOW_CONFIDENCE: return "low_confidence";
+	case ENGINE_REASON_ASKED_FOR_PERSON: return "asked_for_person";
+	case ENGINE_REASON_EMERGENCY: return "emergency";
+	}
+	return "none";
+}
+
+static void ix_free(ix *x)
+{
+	if (!x)
+		return;
+	kb_list_free(&x->kb);
+	free(x->entries);
+	strmap_free(x->by_id);
+	strmap_free(x->vocab);
+	free(x->idf);
+	free(x->ph_entry);
+	free(x->ph_off);
+	free(x->ph_norm);
+	free(x->ph_weight);
+	free(x->terms);
+	free(x->ent_first);
+	free(x->ent_count);
+	strmap_free(x->surface);
+	strmap_free(x->deletes);
+	for (size_t i = 0; i < x->n_words; i++)
+		free(x->words[i]);
+	free(x->words);
+	for (size_t i = 0; x->fts_rows && i < x->n_phrases; i++)
+		free(x->fts_rows[i]);
+	free(x->fts_rows);
+	free(x);
+}
+
+/* Grows *arr (of elem bytes) so that need elements fit. */
+static int reserve(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	void *p;
+	size_t ncap;
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap : 256;
+	while (ncap < need)
+		ncap *= 2;
+	if (!(p = realloc(*arr, ncap * elem)))
+		return -1;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
+/* Sorts and dedupes ids in place; returns the new count. */
+static size_t sort_unique(int *ids, size_t n)
+{
+	size_t m = 0;
+	qsort(ids, n, sizeof *ids, cmp_int);
+	for (size_t i = 0; i < n; i++)
+		if (m == 0 || ids[m - 1] != ids[i])
+			ids[m++] = ids[i];
+	return m;
+}
+
+/* Term id for s, adding it to the vocabulary when add is set; -1 if absent. */
+static int term_id(ix *x, const char *s, int add)
+{
+	int id = strmap_get(x->vocab, s, -1);
+	if (id >= 0 || !add)
+		return id;
+	if (reserve((void **)&x->idf, &x->cap_terms, x->n_terms + 1, sizeof *x->idf) < 0)
+		return -2;
+	id = (int)x->n_terms++;
+	x->idf[id] = 0; /* document frequency until finish_idf */
+	if (strmap_put(x->vocab, s, id) < 0)
+		return -2;
+	return id;
+}
+
+/* Collects the term ids (unigrams, then bigrams of neighbours) of analysed
+ * text into ids[]; unknown terms get -1 - position when add is 0. */
+static size_t collect_terms(ix *x, const text_terms *tt, const char *const *terms, int add, int *ids)
+{
+	size_t n = 0;
+	char bigram[2 * TEXT_MAX_WORD + 2];
+	for (size_t i = 0; i < tt->n; i++) {
+		int id = term_id(x, terms[i], add);
+		ids[n++] = id >= 0 ? id : -1 - (int)i;
+	}
+	for (size_t i = 0; i + 1 < tt->n && n < MAX_QUERY_TERMS; i++) {
+		int id;
+		snprintf(bigram, sizeof bigram, "%s %s", terms[i], terms[i + 1]);
+		id = term_id(x, bigram, add);
+		ids[n++] = id >= 0 ? id : -1000 - (int)i;
+	}
+	return n;
+}
+
+static int add_surface(ix *x, const char *word, int id)
+{
+	size_t wl = strlen(word);
+	char variant[TEXT_MAX_WORD + 1];
+	if (strmap_get(x->surface, word, -1) >= 0)
+		return 0;
+	if (strmap_put(x->surface, word, id) < 0)
+		return -1;
+	if (wl < 4)
+		return 0;
+	if (reserve((void **)&x->words, &x->cap_words, x->n_words + 1, sizeof *x->words) < 0 ||
+	    !(x->words[x->n_words] = strdup(word)))
+		return -1;
+	x->n_words++;
+	/* The word itself and each one-letter deletion point back to it
+	 * (symmetric-delete spelling correction: one lookup per variant). */
+	for (size_t k = 0; k <= wl; k++) {
+		if (k == wl) {
+			memcpy(variant, word, wl + 1);
+		} else {
+			memcpy(variant, word, k);
+			memcpy(variant + k, word + k + 1, wl - k);
+		}
+		if (strmap_get(x->deletes, variant, -1) < 0 &&
+		    strmap_put(x->deletes, variant, (int)x->n_words - 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int add_phrase(ix *x, text_analyzer *ta, int entry, const char *textin, text_lang lang,
+		      double weight, int *seen_entry)
+{
+	text_terms tt;
+	int ids[MAX_QUERY_TERMS];
+	size_t n, rowlen = 0;
+	double norm = 0;
+	char *row;
+
+	text_analyze(ta, textin, strlen(textin), (int)lang, &tt);
+	n = collect_terms(x, &tt, tt.term, 1, ids);
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] < 0)
+			return -1;
+	n = sort_unique(ids, n);
+	if (reserve((void **)&x->terms, &x->cap_pterms, x->n_pterms + n, sizeof *x->terms) < 0)
+		return -1;
+	if (reserve((void **)&x->ph_entry, &x->cap_phrases, x->n_phrases + 2, sizeof *x->ph_entry) < 0)
+		return -1;
+	/* the parallel arrays share cap_phrases: grow them to the same size */
+	{
+		size_t cap = x->cap_phrases;
+		void *a = realloc(x->ph_off, (cap + 1) * sizeof *x->ph_off);
+		if (!a)
+			return -1;
+		x->ph_off = a;
+		if (!(a = realloc(x->ph_norm, cap * sizeof *x->ph_norm)))
+			return -1;
+		x->ph_norm = a;
+		if (!(a = realloc(x->ph_weight, cap * sizeof *x->ph_weight)))
+			return -1;
+		x->ph_weight = a;
+		if (!(a = realloc(x->fts_rows, cap * sizeof *x->fts_rows)))
+			return -1;
+		x->fts_rows = a;
+	}
+	x->ph_off[x->n_phrases] = x->n_pterms;
+	memcpy(x->terms + x->n_pterms, ids, n * sizeof *ids);
+	x->n_pterms += n;
+	x->ph_off[x->n_phrases + 1] = x->n_pterms;
+	x->ph_entry[x->n_phrases] = entry;
+	x->ph_norm[x->n_phrases] = norm; /* computed once IDF is known */
+	x->ph_weight[x->n_phrases] = weight;
+	for (size_t i = 0; i < tt.n; i++)
+		rowlen += strlen(tt.term[i]) + 1;
+	if (!(row = malloc(rowlen + 1)))
+		return -1;
+	row[0] = '\0';
+	for (size_t i = 0, used = 0; i < tt.n; i++) {
+		size_t l = strlen(tt.term[i]);
+		memcpy(row + used, tt.term[i], l);
+		row[used + l] = i + 1 < tt.n ? ' ' : '\0';
+		used += l + 1;
+	}
+	if (tt.n == 0)
+		row[0] = '\0';
+	x->fts_rows[x->n_phrases] = row;
+	x->n_phrases++;
+	/* document frequency counts entries, not phrasings */
+	for (size_t i = 0; i < n; i++) {
+		if (seen_entry[ids[i]] != entry) {
+			seen_entry[ids[i]] = entry;
+			x->idf[ids[i]] += 1;
+		}
+	}
+	if (weight >= 1.0)
+		for (size_t i = 0; i < tt.n; i++)
+			if (add_surface(x, tt.word[i], strmap_get(x->vocab, tt.term[i], -1)) < 0)
+				return -1;
+	return 0;
+}
+
+static ix *ix_build(store *st, text_analyzer *ta, char *err, size_t errsz)
+{
+	ix *x = calloc(1, sizeof *x);
+	int *seen = NULL;
+	size_t seen_cap = 0;
+
+	if (!x || !(x->by_id = strmap_new()) || !(x->vocab = strmap_new()) ||
+	    !(x->surface = strmap_new()) || !(x->deletes = strmap_new()))
+		goto oom;
+	if (store_kb_load(st, &x->kb, err, errsz) < 0)
+		goto fail;
+	x->n_entries = x->kb.n;
+	x->entries = calloc(x->n_entries + 1, sizeof *x->entries);
+	x->ent_first = calloc(x->n_entries + 1, sizeof *x->ent_first);
+	x->ent_count = calloc(x->n_entries + 1, sizeof *x->ent_count);
+	if (!x->entries || !x->ent_first || !x->ent_count)
+		goto oom;
+	for (size_t i = 0; i < x->n_entries; i++) {
+		const kb_entry *k = &x->kb.v[i];
+		text_lang lang = strcmp(k->lang, "es") == 0 ? TEXT_LANG_ES : TEXT_LANG_EN;
+		x->entries[i] = (engine_entry){ k->id, k->question, k->answer, k->category, lang };
+		if (strmap_put(x->by_id, k->id, (int)i) < 0)
+			goto oom;
+		x->ent_first[i] = x->n_phrases;
+		for (size_t a = 0; a <= k->n_alternates + 1; a++) {
+			const char *t = a == 0 ? k->question :
+					a <= k->n_alternates ? k->alternates[a - 1] : k->answer;
+			/* seen[] must cover every term id that may be added */
+			if (reserve((void **)&seen, &seen_cap, x->n_terms + MAX_QUERY_TERMS + 1, sizeof *seen) < 0)
+				goto oom;
+			for (size_t s = x->n_terms; s < seen_cap; s++)
+				seen[s] = -1;
+			if (add_phrase(x, ta, (int)i, t, lang,
+				       a <= k->n_alternates ? 1.0 : ANSWER_WEIGHT, seen) < 0)
+				goto oom;
+		}
+		x->ent_count[i] = x->n_phrases - x->ent_first[i];
+	}
+	/* IDF over entries, and each phrasing's vector norm. */
+	for (size_t t = 0; t < x->n_terms; t++)
+		x->idf[t] = log(1.0 + (double)x->n_entries / x->idf[t]);
+	x->unknown_idf = log(1.0 + (double)x->n_entries);
+	for (size_t p = 0; p < x->n_phrases; p++) {
+		double norm = 0;
+		for (size_t k = x->ph_off[p]; k < x->ph_off[p + 1]; k++)
+			norm += x->idf[x->terms[k]] * x->idf[x->terms[k]];
+		x->ph_norm[p] = sqrt(norm);
+	}
+	free(seen);
+	return x;
+oom:
+	snprintf(err, errsz, "out of memory building the index");
+fail:
+	free(seen);
+	ix_free(x);
+	return NULL;
+}
+
+/* Writes phrase_fts from the index unless it was built from this kb version. */
+static int sync_fts(engine *e, ix *x, char *err, size_t errsz)
+{
+	sqlite3 *db = store_db(e->st);
+	sqlite3_stmt *ins = NULL;
+	char kbv[32], ftsv[32];
+	int rc = -1;
+
+	store_meta_get(e->st, "kb_version", kbv, sizeof kbv);
+	store_meta_get(e->st, "fts_version", ftsv, sizeof ftsv);
+	if (kbv[0] && strcmp(kbv, ftsv) == 0)
+		return 0;
+	if (store_begin(e->st, err, errsz) < 0)
+		return -1;
+	if (sqlite3_exec(db, "DELETE FROM phrase_fts", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO phrase_fts(rowid, terms) VALUES(?1, ?2)", -1,
+			       &ins, NULL) != SQLITE_OK) {
+		snprintf(err, errsz, "fts: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	for (size_t p = 0; p < x->n_phrases; p++) {
+		sqlite3_bind_int64(ins, 1, (sqlite3_int64)p + 1);
+		sqlite3_bind_text(ins, 2, x->fts_rows[p], -1, SQLITE_STATIC);
+		if (sqlite3_step(ins) != SQLITE_DONE) {
+			snprintf(err, errsz, "fts insert: %s", sqlite3_errmsg(db));
+			goto out;
+		}
+		sqlite3_reset(ins);
+	}
+	if (store_meta_set(e->st, "fts_version", kbv, err, errsz) < 0)
+		goto out;
+	rc = store_commit(e->st, err, errsz);
+out:
+	sqlite3_finalize(ins);
+	if (rc < 0)
+		store_rollback(e->st);
+	return rc;
+}
+
+int engine_reload(engine *e, char *err, size_t errsz)
+{
+	ix *x = ix_build(e->st, e->ta, err, errsz);
+	if (!x)
+		return -1;
+	if (sync_fts(e, x, err, errsz) < 0) {
+		ix_free(x);
+		return -1;
+	}
+	ix_free(e->ix);
+	e->ix = x;
+	return 0;
+}
+
+int engine_open(store *st, engine **out, char *err, size_t errsz)
+{
+	engine *e = calloc(1, sizeof *e);
+	*out = NULL;
+	if (!e || !(e->ta = text_analyzer_new())) {
+		snprintf(err, errsz, "out of memory");
+		goto fail;
+	}
+	e->st = st;
+	e->threshold = ENGINE_DEFAULT_THRESHOLD;
+	if (engine_reload(e, err, errsz) < 0)
+		goto fail;
+	if (sqlite3_prepare_v3(store_db(st),
+			       "SELECT rowid FROM phrase_fts WHERE phrase_fts MATCH ?1"
+			       " ORDER BY rank LIMIT ?2", -1, SQLITE_PREPARE_PERSISTENT,
+			       &e->fts, NULL) != SQLITE_OK) {
+		snprintf(err, errsz, "fts: %s", sqlite3_errmsg(store_db(st)));
+		goto fail;
+	}
+	*out = e;
+	return 0;
+fail:
+	engine_free(e);
+	return -1;
+}
+
+void engine_free(engine *e)
+{
+	if (!e)
+		return;
+	sqlite3_finalize(e->fts);
+	ix_free(e->ix);
+	text_analyzer_free(e->ta);
+	free(e);
+}
+
+void engine_set_threshold(engine *e, double threshold)
+{
+	e->threshold = threshold < 0 ? 0 : threshold > 1 ? 1 : threshold;
+}
+
+double engine_threshold(const engine *e)
+{
+	return e->threshold;
+}
+
+size_t engine_entry_count(const engine *e)
+{
+	return e->ix->n_entries;
+}
+
+const engine_entry *engine_find(const engine *e, const char *id)
+{
+	int i = strmap_get(e->ix->by_id, id, -1);
+	return i >= 0 ? &e->ix->entries[i] : NULL;
+}
+
+/* Optimal-string-alignment distance <= 1? */
+static int within_one(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i = 0;
+	if (la > lb + 1 || lb > la + 1)
+		return 0;
+	while (i < la && i < lb && a[i] == b[i])
+		i++;
+	if (la == lb) {
+		if (i == la)
+			return 1;
+		if (strcmp(a + i + 1, b + i + 1) == 0)
+			return 1; /* substitution */
+		return i + 1 < la && a[i] == b[i + 1] && a[i + 1] == b[i] &&
+		       strcmp(a + i + 2, b + i + 2) == 0; /* transposition */
+	}
+	return la > lb ? strcmp(a + i + 1, b + i) == 0 : strcmp(a + i, b + i + 1) == 0;
+}
+
+/* The knowledge base's word one typo away from w, or NULL. */
+static const char *correct_word(const ix *x, const char *w)
+{
+	size_t wl = strlen(w);
+	char variant[TEXT_MAX_WORD + 1];
+	if (wl < 4 || wl > TEXT_MAX_WORD)
+		return NULL;
+	for (size_t k = 0; k <= wl; k++) {
+		int idx;
+		if (k == wl) {
+			memcpy(variant, w, wl + 1);
+		} else {
+			memcpy(variant, w, k);
+			memcpy(variant + k, w + k + 1, wl - k);
+		}
+		idx = strmap_get(x->deletes, variant, -1);
+		if (idx >= 0 && within_one(w, x->words[idx]))
+			return x->words[idx];
+		/* a deletion in the knowledge base's word: look up w itself
+		 * among the variants (done by k == wl), and w's variants above */
+	}
+	return NULL;
+}
+
+/* The same entry in the patient's language, by the id convention "X" and
+ * "X-es" (kbfile.h); the entry itself when it has no twin. */
+static const engine_entry *language_twin(const engine *e, const engine_entry *ent, text_lang lang)
+{
+	char id[KB_MAX_ID + 4];
+	size_t l = strlen(ent->id);
+	const engine_entry *twin;
+	if (ent->lang == lang)
+		return ent;
+	if (lang == TEXT_LANG_ES)
+		snprintf(id, sizeof id, "%s-es", ent->id);
+	else if (l > 3 && strcmp(ent->id + l - 3, "-es") == 0)
+		snprintf(id, sizeof id, "%.*s", (int)(l - 3), ent->id);
+	else
+		return ent;
+	twin = engine_find(e, id);
+	return twin ? twin : ent;
+}
+
+typedef struct cand {
+	int entry;
+	double score;
+} cand;
+
+static int cmp_cand(const void *a, const void *b)
+{
+	double x = ((const cand *)a)->score, y = ((const cand *)b)->score;
+	if (x != y)
+		return x < y ? 1 : -1;
+	return ((const cand *)a)->entry - ((const cand *)b)->entry;
+}
+
+static void fill_triage(engine_decision *out, triage_kind t, text_lang lang, const char *pattern)
+{
+	out->kind = t == TRIAGE_EMERGENCY ? ENGINE_EMERGENCY : ENGINE_HANDOFF;
+	out->reason = t == TRIAGE_EMERGENCY ? ENGINE_REASON_EMERGENCY : ENGINE_REASON_ASKED_FOR_PERSON;
+	out->confidence = 1.0;
+	out->lang = lang;
+	out->triage_pattern = pattern;
+}
+
+int engine_decide(engine *e, const char *text, size_t len, int lang_hint,
+		  engine_decision *out, char *err, size_t errsz)
+{
+	const ix *x = e->ix;
+	text_terms tt;
+	const char *terms[TEXT_MAX_WORDS];
+	int qids[MAX_QUERY_TERMS];
+	double qnorm = 0, unknown = 0;
+	size_t nq, nknown = 0;
+	char match[FTS_TERMS * (TEXT_MAX_WORD + 8) + 1];
+	const char *pattern = NULL;
+	triage_kind tk;
+	cand *cands = NULL;
+	size_t ncand = 0;
+	int rc = 0, step;
+	int *cand_of_entry = NULL;
+
+	memset(out, 0, sizeof *out);
+	out->kind = ENGINE_HANDOFF;
+	out->reason = ENGINE_REASON_LOW_CONFIDENCE;
+	text_analyze(e->ta, text, len, lang_hint, &tt);
+	out->lang = tt.lang;
+
+	tk = triage_check(text, len, &pattern);
+	if (tk != TRIAGE_NONE) {
+		fill_triage(out, tk, tt.lang, pattern);
+		return 0;
+	}
+	if (tt.n == 0 || x->n_entries == 0)
+		return 0;
+
+	/* Correct words the knowledge base does not know. */
+	char fixed[TEXT_MAX_WORDS][TEXT_MAX_WORD + 1];
+	for (size_t i = 0; i < tt.n; i++) {
+		terms[i] = tt.term[i];
+		if (strmap_get(x->vocab, tt.term[i], -1) >= 0)
+			continue;
+		const char *w = correct_word(x, tt.word[i]);
+		if (w) {
+			/* the corrected word's own analysed term */
+			text_terms one;
+			text_analyze(e->ta, w, strlen(w), (int)tt.lang, &one);
+			if (one.n == 1) {
+				snprintf(fixed[i], sizeof fixed[i], "%s", one.term[0]);
+				terms[i] = fixed[i];
+			}
+		}
+	}
+	nq = collect_terms((ix *)x, &tt, terms, 0, qids);
+	/* unknown ids are negative and distinct per position: dedupe known ones */
+	nq = sort_unique(qids, nq);
+	for (size_t i = 0; i < nq; i++) {
+		double w;
+		if (qids[i] >= 0) {
+			w = x->idf[qids[i]];
+			nknown++;
+		} else {
+			w = qids[i] <= -1000 ? 0 : x->unknown_idf; /* unknown bigrams add nothing */
+			unknown += w * w;
+		}
+		qnorm += w * w;
+	}
+	qnorm = sqrt(qnorm);
+	(void)unknown;
+	if (nknown == 0)
+		return 0;
+
+	/* FTS5: the rarest known unigrams, each quoted: patient text never
+	 * becomes FTS5 syntax. */
+	{
+		int pick[FTS_TERMS];
+		size_t np = 0, used = 0;
+		for (size_t i = 0; i < nq; i++) {
+			if (qids[i] < 0)
+				continue;
+			/* unigrams only: bigram keys hold a space */
+			int is_unigram = 1;
+			for (size_t t = 0; t < tt.n; t++)
+				if (strmap_get(x->vocab, terms[t], -1) == qids[i])
+					goto found;
+			is_unigram = 0;
+found:
+			if (!is_unigram)
+				continue;
+			if (np < FTS_TERMS) {
+				pick[np++] = qids[i];
+			} else {
+				size_t lo = 0;
+				for (size_t k = 1; k < np; k++)
+					if (x->idf[pick[k]] < x->idf[pick[lo]])
+						lo = k;
+				if (x->idf[qids[i]] > x->idf[pick[lo]])
+					pick[lo] = qids[i];
+			}
+		}
+		match[0] = '\0';
+		for (size_t k = 0; k < np; k++) {
+			for (size_t t = 0; t < tt.n; t++) {
+				if (strmap_get(x->vocab, terms[t], -1) != pick[k])
+					continue;
+				used += (size_t)snprintf(match + used, sizeof match - used, "%s\"%s\"",
+							 used ? " OR " : "", terms[t]);
+				break;
+			}
+		}
+		if (used == 0)
+			return 0;
+	}
+
+	cand_of_entry = malloc(x->n_entries * sizeof *cand_of_entry);
+	cands = malloc((FTS_LIMIT + 1) * sizeof *cands);
+	if (!cand_of_entry || !cands) {
+		snprintf(err, errsz, "out of memory");
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < x->n_entries; i++)
+		cand_of_entry[i] = -1;
+	sqlite3_bind_text(e->fts, 1, match, -1, SQLITE_STATIC);
+	sqlite3_bind_int(e->fts, 2, FTS_LIMIT);
+	while ((step = sqlite3_step(e->fts)) == SQLITE_ROW) {
+		sqlite3_int64 row = sqlite3_column_int64(e->fts, 0);
+		if (row < 1 || (size_t)row > x->n_phrases)
+			continue;
+		int ent = x->ph_entry[row - 1];
+		if (cand_of_entry[ent] < 0) {
+			cand_of_entry[ent] = (int)ncand;
+			cands[ncand++] = (cand){ ent, 0 };
+		}
+	}
+	sqlite3_reset(e->fts);
+	if (step != SQLITE_DONE) {
+		snprintf(err, errsz, "search: %s", sqlite3_errmsg(store_db(e->st)));
+		rc = -1;
+		goto out;
+	}
+
+	/* Score every phrasing of each candidate entry. */
+	for (size_t c = 0; c < ncand; c++) {
+		int ent = cands[c].entry;
+		double best = 0;
+		for (size_t p = x->ent_first[ent]; p < x->ent_first[ent] + x->ent_count[ent]; p++) {
+			size_t a = 0, b = x->ph_off[p], bend = x->ph_off[p + 1];
+			double dot = 0, sim;
+			if (x->ph_norm[p] <= 0)
+				continue;
+			while (a < nq && b < bend) {
+				if (qids[a] < x->terms[b]) {
+					a++;
+				} else if (qids[a] > x->terms[b]) {
+					b++;
+				} else {
+					double w = x->idf[qids[a]];
+					dot += w * w;
+					a++;
+					b++;
+				}
+			}
+			sim = x->ph_weight[p] * dot / (qnorm * x->ph_norm[p]);
+			if (sim > best)
+				best = sim;
+		}
+		cands[c].score = best > 1 ? 1 : best;
+	}
+	qsort(cands, ncand, sizeof *cands, cmp_cand);
+	for (size_t c = 0; c < ncand && c < ENGINE_TOP_K; c++) {
+		out->matches[c].entry = &x->entries[cands[c].entry];
+		out->matches[c].score = cands[c].score;
+		out->n_matches++;
+	}
+	if (out->n_matches > 0) {
+		out->confidence = out->matches[0].score;
+		if (out->confidence >= e->threshold) {
+			out->kind = ENGINE_ANSWER;
+			out->reason = ENGINE_REASON_NONE;
+			out->entry = language_twin(e, out->matches[0].entry, out->lang);
+		}
+	}
+out:
+	free(cands);
+	free(cand_of_entry);
+	return rc;
+}

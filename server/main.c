@@ -1,0 +1,359 @@
+/* frontdesk: one binary, subcommands. Argument parsing and wiring only; the
+ * work is in the modules. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "chat.h"
+#include "engine.h"
+#include "eval.h"
+#include "kbfile.h"
+#include "server.h"
+#include "store.h"
+#include "util.h"
+
+#define DEFAULT_DB "data/frontdesk.db"
+
+static void usage(FILE *f)
+{
+	fputs("usage:\n"
+	      "  frontdesk serve [--listen ADDR:PORT] [--db PATH] [--web DIR] [--kb-dir DIR]\n"
+	      "                  [--allow-origin URL]... [--threshold X] [--max-conn-per-ip N]\n"
+	      "  frontdesk kb import [--db PATH] FILE...\n"
+	      "  frontdesk kb export [--db PATH]\n"
+	      "  frontdesk ask [--db PATH] [--threshold X] TEXT\n"
+	      "  frontdesk eval --kb FILE --queries FILE [--threshold X] [--verbose]\n"
+	      "defaults: --listen 127.0.0.1:8080 --db " DEFAULT_DB " --web web --kb-dir kb\n", f);
+}
+
+/* Creates the directory that will hold path, if needed (one level). */
+static void make_parent_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	snprintf(dir, sizeof dir, "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = '\0';
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		fprintf(stderr, "frontdesk: cannot create %s: %s\n", dir, strerror(errno));
+}
+
+static int parse_double(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (!*s || *end || v < 0 || v > 1)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Parses and imports files in one transaction; reports FILE:LINE errors. */
+static int import_files(store *st, char **files, int n, FILE *report)
+{
+	kb_list kb = { 0 };
+	char err[512];
+	int bad = 0;
+	for (int i = 0; i < n; i++) {
+		int r = kb_parse_file(files[i], &kb, report, err, sizeof err);
+		if (r < 0) {
+			fprintf(report, "%s\n", err);
+			bad++;
+		} else {
+			bad += r;
+		}
+	}
+	if (bad) {
+		fprintf(report, "frontdesk: %d error%s, nothing imported\n", bad, bad == 1 ? "" : "s");
+		kb_list_free(&kb);
+		return -1;
+	}
+	if (store_kb_upsert(st, &kb, err, sizeof err) < 0) {
+		fprintf(report, "frontdesk: import failed, nothing imported: %s\n", err);
+		kb_list_free(&kb);
+		return -1;
+	}
+	fprintf(report, "frontdesk: imported %zu entries\n", kb.n);
+	kb_list_free(&kb);
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Imports every *.jsonl of dir (sorted) into an empty knowledge base. */
+static int seed_from_dir(store *st, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char *files[256];
+	int n = 0, rc;
+	if (!d) {
+		fprintf(stderr, "frontdesk: no knowledge base in %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) && n < 256) {
+		size_t l = strlen(de->d_name);
+		char path[PATH_MAX];
+		if (l < 6 || strcmp(de->d_name + l - 6, ".jsonl") != 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		files[n++] = strdup(path);
+	}
+	closedir(d);
+	qsort(files, (size_t)n, sizeof *files, cmp_str);
+	rc = import_files(st, files, n, stderr);
+	for (int i = 0; i < n; i++)
+		free(files[i]);
+	return rc;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	const char *db = DEFAULT_DB, *web = "web", *kbdir = "kb", *listen = "127.0.0.1:8080";
+	server_config cfg = { 0 };
+	char iface[128], webabs[PATH_MAX], err[512];
+	double threshold = -1;
+	store *st = NULL;
+	engine *eng = NULL;
+	chat_ctx ctx = { 0 };
+	int rc = 1;
+	const char *colon;
+
+	cfg.max_conn_per_ip = 200;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!v) {
+			fprintf(stderr, "frontdesk serve: %s needs a value\n", a);
+			return 2;
+		}
+		if (strcmp(a, "--db") == 0) db = v;
+		else if (strcmp(a, "--web") == 0) web = v;
+		else if (strcmp(a, "--kb-dir") == 0) kbdir = v;
+		else if (strcmp(a, "--listen") == 0) listen = v;
+		else if (strcmp(a, "--allow-origin") == 0 && cfg.n_origins < SERVER_MAX_ORIGINS)
+			cfg.origins[cfg.n_origins++] = v;
+		else if (strcmp(a, "--threshold") == 0 && parse_double(v, &threshold) == 0) ;
+		else if (strcmp(a, "--max-conn-per-ip") == 0) cfg.max_conn_per_ip = atoi(v);
+		else {
+			fprintf(stderr, "frontdesk serve: bad option %s %s\n", a, v);
+			usage(stderr);
+			return 2;
+		}
+		i++;
+	}
+	colon = strrchr(listen, ':');
+	if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof iface) {
+		fprintf(stderr, "frontdesk serve: --listen wants ADDR:PORT, e.g. 127.0.0.1:8080\n");
+		return 2;
+	}
+	snprintf(iface, sizeof iface, "%.*s", (int)(colon - listen), listen);
+	cfg.iface = iface;
+	cfg.port = atoi(colon + 1);
+	if (!realpath(web, webabs)) {
+		fprintf(stderr, "frontdesk serve: web directory %s: %s\n", web, strerror(errno));
+		return 1;
+	}
+	cfg.web_dir = webabs;
+
+	make_parent_dir(db);
+	if (store_open(db, &st, err, sizeof err) < 0) {
+		fprintf(stderr, "frontdesk: %s\n", err);
+		goto out;
+	}
+	if (store_kb_count(st) == 0 && seed_from_dir(st, kbdir) < 0)
+		goto out;
+	if (engine_open(st, &eng, err, sizeof err) < 0) {
+		fprintf(stderr, "frontdesk: %s\n", err);
+		goto out;
+	}
+	if (threshold >= 0)
+		engine_set_threshold(eng, threshold);
+	ctx.st = st;
+	ctx.eng = eng;
+	ctx.now_us = util_mono_us;
+	chat_default_messages(&ctx.msg);
+	LOG_INFO("database %s, %zu knowledge-base entries", db, engine_entry_count(eng));
+	if (server_run(&cfg, &ctx, err, sizeof err) < 0) {
+		fprintf(stderr, "frontdesk: %s\n", err);
+		goto out;
+	}
+	LOG_INFO("stopped");
+	rc = 0;
+out:
+	engine_free(eng);
+	store_close(st);
+	return rc;
+}
+
+/* Picks --db out of argv; the rest stays in place. Returns the new argc. */
+static int take_db(int argc, char **argv, const char **db)
+{
+	int n = 0;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+			*db = argv[++i];
+			continue;
+		}
+		argv[n++] = argv[i];
+	}
+	return n;
+}
+
+static int cmd_kb(int argc, char **argv)
+{
+	const char *db = DEFAULT_DB;
+	store *st = NULL;
+	char err[512];
+	int rc = 1;
+
+	argc = take_db(argc, argv, &db);
+	if (argc < 1) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[0], "import") == 0 && argc < 2) {
+		fprintf(stderr, "frontdesk kb import: which files?\n");
+		return 2;
+	}
+	make_parent_dir(db);
+	if (store_open(db, &st, err, sizeof err) < 0) {
+		fprintf(stderr, "frontdesk: %s\n", err);
+		return 1;
+	}
+	if (strcmp(argv[0], "import") == 0) {
+		rc = import_files(st, argv + 1, argc - 1, stderr) < 0 ? 1 : 0;
+	} else if (strcmp(argv[0], "export") == 0) {
+		kb_list kb = { 0 };
+		if (store_kb_load(st, &kb, err, sizeof err) < 0) {
+			fprintf(stderr, "frontdesk: %s\n", err);
+		} else {
+			for (size_t i = 0; i < kb.n; i++) {
+				json_t *j = kb_entry_to_json(&kb.v[i]);
+				json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+				fputc('\n', stdout);
+				json_decref(j);
+			}
+			rc = 0;
+		}
+		kb_list_free(&kb);
+	} else {
+		usage(stderr);
+		rc = 2;
+	}
+	store_close(st);
+	return rc;
+}
+
+static int cmd_ask(int argc, char **argv)
+{
+	const char *db = DEFAULT_DB, *text = NULL;
+	double threshold = -1;
+	store *st = NULL;
+	engine *eng = NULL;
+	chat_ctx ctx = { 0 };
+	engine_decision d;
+	char err[512];
+	json_t *out, *matches;
+	int rc = 1;
+
+	argc = take_db(argc, argv, &db);
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--threshold") == 0 && i + 1 < argc &&
+		    parse_double(argv[i + 1], &threshold) == 0)
+			i++;
+		else
+			text = argv[i];
+	}
+	if (!text) {
+		fprintf(stderr, "frontdesk ask: what question?\n");
+		return 2;
+	}
+	if (store_open(db, &st, err, sizeof err) < 0 || engine_open(st, &eng, err, sizeof err) < 0) {
+		fprintf(stderr, "frontdesk: %s\n", err);
+		goto out;
+	}
+	if (threshold >= 0)
+		engine_set_threshold(eng, threshold);
+	ctx.st = st;
+	ctx.eng = eng;
+	chat_default_messages(&ctx.msg);
+	if (engine_decide(eng, text, strlen(text), -1, &d, err, sizeof err) < 0)
+		fprintf(stderr, "frontdesk: %s\n", err);
+	matches = json_array();
+	for (size_t i = 0; i < d.n_matches; i++)
+		json_array_append_new(matches, json_pack("{s:s, s:f}", "entry", d.matches[i].entry->id,
+							 "score", d.matches[i].score));
+	out = json_pack("{s:s, s:s?, s:f, s:s, s:s, s:s, s:o}", "type", engine_kind_name(d.kind),
+			"entry", d.entry ? d.entry->id : NULL, "confidence", d.confidence,
+			"reason", engine_reason_name(d.reason),
+			"lang", d.lang == TEXT_LANG_ES ? "es" : "en",
+			"text", chat_reply_text(&ctx, &d), "matches", matches);
+	json_dumpf(out, stdout, JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(out);
+	rc = 0;
+out:
+	engine_free(eng);
+	store_close(st);
+	return rc;
+}
+
+static int cmd_eval(int argc, char **argv)
+{
+	const char *kb = NULL, *queries = NULL;
+	double threshold = -1;
+	int verbose = 0;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--kb") == 0 && i + 1 < argc)
+			kb = argv[++i];
+		else if (strcmp(argv[i], "--queries") == 0 && i + 1 < argc)
+			queries = argv[++i];
+		else if (strcmp(argv[i], "--threshold") == 0 && i + 1 < argc &&
+			 parse_double(argv[i + 1], &threshold) == 0)
+			i++;
+		else if (strcmp(argv[i], "--verbose") == 0)
+			verbose = 1;
+		else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!kb || !queries) {
+		usage(stderr);
+		return 2;
+	}
+	return eval_run(kb, queries, threshold, verbose, stdout);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 2, argv + 2);
+	if (strcmp(argv[1], "kb") == 0)
+		return cmd_kb(argc - 2, argv + 2);
+	if (strcmp(argv[1], "ask") == 0)
+		return cmd_ask(argc - 2, argv + 2);
+	if (strcmp(argv[1], "eval") == 0)
+		return cmd_eval(argc - 2, argv + 2);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,31 @@
+/* server: the libwebsockets glue. Static files from the web directory, a small
+ * JSON status route, and the patient chat WebSocket (/ws, subprotocol
+ * frontdesk-chat) whose frames go to chat_handle. The only module that
+ * includes libwebsockets.h. */
+#ifndef FD_SERVER_H
+#define FD_SERVER_H
+
+#include <stddef.h>
+
+#include "chat.h"
+
+#define SERVER_MAX_FRAME 16384        /* a bigger message is closed with 1009 */
+#define SERVER_MAX_QUEUED 256         /* frames waiting for a slow client */
+#define SERVER_MAX_ORIGINS 16
+
+typedef struct server_config {
+	const char *iface;            /* listen address, "127.0.0.1" by default */
+	int port;                     /* 0: any free port (printed) */
+	const char *web_dir;          /* absolute path of the static files */
+	const char *origins[SERVER_MAX_ORIGINS];  /* allowed widget origins besides our own */
+	size_t n_origins;
+	int max_conn_per_ip;          /* 0: unlimited */
+} server_config;
+
+/* Runs until SIGINT or SIGTERM, then closes every chat with 1001 and returns
+ * 0 (or -1 if it could not start, with the reason in err). cfg and ctx are
+ * borrowed for the duration. Prints "frontdesk: listening on URL" to stdout
+ * once it accepts connections. */
+int server_run(const server_config *cfg, chat_ctx *ctx, char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,82 @@
+/* store: everything frontdesk keeps, in one SQLite file (WAL mode).
+ *
+ * Tables: entries (the knowledge base), phrase_fts (the FTS5 index the engine
+ * builds over it), conversations, events (every patient message and every
+ * reply, the replay log), feedback and meta. synchronous=NORMAL: in WAL mode
+ * a process crash (kill -9) loses no committed transaction; only a power loss
+ * can lose the last few, which we accept for ~8x the commit rate (docs/).
+ *
+ * All functions return 0 on success and -1 on error with the text in err;
+ * "not found" is 1 where it can happen. Not thread-safe: one store per
+ * thread. No network code here. */
+#ifndef FD_STORE_H
+#define FD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "kbfile.h"
+
+typedef struct store store;
+
+#define STORE_CONV_ID_LEN 34   /* "c_" + 32 hex */
+#define STORE_TOKEN_LEN 64     /* 32 random bytes in hex */
+
+/* Opens (creating if needed) the database at path (":memory:" works) and
+ * brings its schema up to date. *out is owned by the caller: store_close. */
+int store_open(const char *path, store **out, char *err, size_t errsz);
+void store_close(store *st);
+
+/* Borrowed handle for modules that run their own statements (the engine). */
+sqlite3 *store_db(store *st);
+
+/* Transactions, nestable by count: only the outermost begin/commit touches
+ * SQLite. store_rollback undoes the outermost transaction. */
+int store_begin(store *st, char *err, size_t errsz);
+int store_commit(store *st, char *err, size_t errsz);
+void store_rollback(store *st);
+
+/* Knowledge base. Upserts every entry by id in one transaction: all or
+ * nothing. Bumps the kb version so the engine knows to rebuild. */
+int store_kb_upsert(store *st, const kb_list *entries, char *err, size_t errsz);
+/* Appends every published entry to out (which owns them), ordered by id. */
+int store_kb_load(store *st, kb_list *out, char *err, size_t errsz);
+/* Number of entries, or -1. */
+int64_t store_kb_count(store *st);
+
+/* meta key/value (small settings and versions). store_meta_get copies into
+ * out; returns 1 when absent (out set to ""). */
+int store_meta_get(store *st, const char *key, char *out, size_t outsz);
+int store_meta_set(store *st, const char *key, const char *value, char *err, size_t errsz);
+
+/* Conversations. conv_id gets the new id; token the new token (shown to the
+ * patient once; only its SHA-256 is stored). */
+int store_conv_create(store *st, const char *lang, char conv_id[STORE_CONV_ID_LEN + 1],
+		      char token[STORE_TOKEN_LEN + 1], char *err, size_t errsz);
+/* Finds the conversation of a token: 0 found (conv_id and status filled),
+ * 1 unknown token, -1 error. */
+int store_conv_by_token(store *st, const char *token, char conv_id[STORE_CONV_ID_LEN + 1],
+			char *status, size_t statussz, char *err, size_t errsz);
+int store_conv_set_status(store *st, const char *conv_id, const char *status,
+			  const char *reason, char *err, size_t errsz);
+
+/* Appends an event. fields (borrowed, may be NULL) holds the type's extra
+ * fields (entry, confidence, reason, reply_to...) kept as JSON. */
+int store_event_add(store *st, const char *conv_id, const char *role, const char *type,
+		    const char *text, const json_t *fields, int64_t *id_out,
+		    char *err, size_t errsz);
+
+/* New reference: the conversation's events with id > since, oldest first, as
+ * frames: {"id","role","type","text","ts", ...fields, "helpful"?}. */
+json_t *store_events_since(store *st, const char *conv_id, int64_t since,
+			   char *err, size_t errsz);
+
+/* Records thumbs up/down on a bot reply of this conversation (last one wins).
+ * 0 stored, 1 no such bot reply in this conversation, -1 error. */
+int store_feedback(store *st, const char *conv_id, int64_t event_id, int helpful,
+		   char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,330 @@
+/* text: see text.h. Written by hand rather than with ICU because all we need
+ * is Latin-script folding for English and Spanish; the stemming itself is
+ * Snowball's (libstemmer), the standard for both languages. */
+#include "text.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libstemmer.h>
+
+struct text_analyzer {
+	struct sb_stemmer *stem[2];
+};
+
+text_analyzer *text_analyzer_new(void)
+{
+	text_analyzer *ta = calloc(1, sizeof *ta);
+	if (!ta)
+		return NULL;
+	ta->stem[TEXT_LANG_EN] = sb_stemmer_new("english", NULL);
+	ta->stem[TEXT_LANG_ES] = sb_stemmer_new("spanish", NULL);
+	if (!ta->stem[0] || !ta->stem[1]) {
+		text_analyzer_free(ta);
+		return NULL;
+	}
+	return ta;
+}
+
+void text_analyzer_free(text_analyzer *ta)
+{
+	if (!ta)
+		return;
+	sb_stemmer_delete(ta->stem[0]);
+	sb_stemmer_delete(ta->stem[1]);
+	free(ta);
+}
+
+/* Decodes one UTF-8 sequence at s[*i]; returns the code point, or 0xFFFD for
+ * an invalid byte (consuming one byte). */
+static uint32_t next_cp(const unsigned char *s, size_t len, size_t *i)
+{
+	unsigned c = s[*i];
+	size_t n;
+	uint32_t cp;
+	if (c < 0x80) {
+		(*i)++;
+		return c;
+	}
+	if ((c & 0xE0) == 0xC0) { n = 1; cp = c & 0x1F; }
+	else if ((c & 0xF0) == 0xE0) { n = 2; cp = c & 0x0F; }
+	else if ((c & 0xF8) == 0xF0) { n = 3; cp = c & 0x07; }
+	else { (*i)++; return 0xFFFD; }
+	if (len - *i <= n) {
+		*i = len;
+		return 0xFFFD;
+	}
+	for (size_t k = 1; k <= n; k++) {
+		if ((s[*i + k] & 0xC0) != 0x80) {
+			(*i)++;
+			return 0xFFFD;
+		}
+		cp = (cp << 6) | (s[*i + k] & 0x3F);
+	}
+	*i += n + 1;
+	return cp;
+}
+
+/* Folds a code point to lowercase ASCII letters/digits. Returns the folded
+ * string ("" for a separator, "'" for an apostrophe that joins a word). */
+static const char *fold_cp(uint32_t cp, char tmp[2])
+{
+	/* Latin-1 Supplement letters, U+00C0..U+00FF, folded to their base. */
+	static const char *const latin1[64] = {
+		"a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
+		"d", "n", "o", "o", "o", "o", "o", "",  "o", "u", "u", "u", "u", "y", "th", "ss",
+		"a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
+		"d", "n", "o", "o", "o", "o", "o", "",  "o", "u", "u", "u", "u", "y", "th", "y",
+	};
+	if (cp < 0x80) {
+		if (cp >= 'A' && cp <= 'Z')
+			cp += 'a' - 'A';
+		if ((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9')) {
+			tmp[0] = (char)cp;
+			tmp[1] = '\0';
+			return tmp;
+		}
+		return cp == '\'' ? "'" : "";
+	}
+	if (cp == 0x2019 || cp == 0x2018)
+		return "'";
+	if (cp >= 0xC0 && cp <= 0xFF)
+		return latin1[cp - 0xC0];
+	if (cp >= 0x100 && cp <= 0x17F) {
+		/* Latin Extended-A: pairs of upper/lower case of one base letter. */
+		static const char base[] =
+			"aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiiiijjkkklllll"
+			"lllllnnnnnnnnnoooooooorrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";
+		size_t k = cp - 0x100;
+		if (k < sizeof base - 1) {
+			tmp[0] = base[k];
+			tmp[1] = '\0';
+			return tmp;
+		}
+	}
+	return "";
+}
+
+size_t text_words(const char *str, size_t len, char *buf, size_t bufsize,
+		  const char **words, size_t max)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, n = 0, used = 0, wlen = 0;
+	char *cur = NULL;
+	char tmp[2];
+
+	if (bufsize == 0)
+		return 0;
+	while (i <= len && n < max) {
+		const char *f = i < len ? fold_cp(next_cp(s, len, &i), tmp) : "";
+		if (i >= len && f[0] == '\0')
+			i = len + 1; /* the final flush below runs once */
+		if (f[0] == '\'')
+			continue; /* "can't" -> "cant", "o'clock" -> "oclock" */
+		if (f[0] == '\0') {
+			if (cur && wlen > 0) {
+				cur[wlen] = '\0';
+				words[n++] = cur;
+				used += wlen + 1;
+			}
+			cur = NULL;
+			wlen = 0;
+			continue;
+		}
+		if (!cur) {
+			if (used + TEXT_MAX_WORD + 1 > bufsize)
+				break;
+			cur = buf + used;
+		}
+		for (const char *p = f; *p; p++)
+			if (wlen < TEXT_MAX_WORD)
+				cur[wlen++] = *p;
+	}
+	if (cur && wlen > 0 && n < max) {
+		cur[wlen] = '\0';
+		words[n++] = cur;
+	}
+	return n;
+}
+
+static int in_list(const char *w, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(w, *list) == 0)
+			return 1;
+	return 0;
+}
+
+/* Interrogatives (what, when, where, how, much...) are kept on purpose:
+ * "how much" means price, "where" means location. */
+static const char *const stop_en[] = {
+	"a", "an", "the", "is", "are", "am", "was", "were", "be", "been", "to", "of",
+	"in", "on", "at", "by", "for", "with", "from", "and", "or", "i", "im", "ive",
+	"me", "my", "mine", "we", "us", "our", "you", "your", "yours", "it", "its",
+	"this", "that", "these", "those", "there", "here", "do", "does", "did",
+	"can", "could", "would", "should", "will", "shall", "may", "might", "must",
+	"please", "pls", "plz", "hi", "hello", "hey", "thanks", "thank", "ok", "okay",
+	"so", "just", "also", "about", "some", "any", "have", "has", "had", "get",
+	"got", "be", "if", "as", "into", "up", "out", "then", "than", "too", "very",
+	"really", "like", "want", "need", "know", "tell", "let", "id", "ill",
+	"he", "she", "they", "them", "his", "her", "their", "yall", "u", "ur", NULL,
+};
+
+static const char *const stop_es[] = {
+	"el", "la", "los", "las", "un", "una", "unos", "unas", "de", "del", "al",
+	"a", "en", "y", "o", "que", "es", "son", "por", "para", "con", "mi", "mis",
+	"me", "se", "lo", "le", "les", "su", "sus", "tu", "tus", "yo", "usted",
+	"ustedes", "nos", "este", "esta", "estos", "estas", "ese", "esa", "hay",
+	"hola", "gracias", "favor", "quiero", "necesito", "puedo", "pueden",
+	"puede", "tengo", "tienen", "tiene", "saber", "si", "muy", "ya", "pero",
+	NULL,
+};
+
+int text_is_stopword(const char *word, text_lang lang)
+{
+	return in_list(word, lang == TEXT_LANG_ES ? stop_es : stop_en);
+}
+
+text_lang text_detect_lang(const char *raw, size_t rawlen,
+			   const char *const *words, size_t n)
+{
+	static const char *const es_words[] = {
+		"que", "de", "la", "el", "los", "las", "es", "por", "para", "cuanto",
+		"cuanta", "cuando", "donde", "como", "puedo", "tienen", "mi", "una",
+		"cita", "citas", "hola", "gracias", "necesito", "horario", "con",
+		"del", "esta", "estan", "abren", "cierran", "quiero", "aceptan",
+		"seguro", "receta", "resultados", "hay", "hoy", "manana", "sabado",
+		"domingo", "cuesta", "cuestan", "precio", "medico", "doctor", "usted",
+		"ustedes", "ayuda", "hablar", "persona", "tengo", "duele", "dolor",
+		"pecho", "respirar", "consulta", "pago", "clinica", "abierto",
+		"abiertos", "cancelar", "cambiar", "vacuna", "llamar", "telefono",
+		"direccion", "estacionamiento", "nuevo", "nueva", "pacientes",
+		"y", "o", "en", "un", "se", "me", "lo", "le", "su", "no", NULL,
+	};
+	static const char *const en_words[] = {
+		"the", "is", "are", "what", "when", "where", "how", "do", "does", "you",
+		"can", "i", "my", "a", "to", "of", "for", "and", "your", "have", "need",
+		"open", "appointment", "much", "cost", "get", "with", "it", "on", "in",
+		"an", "me", "will", "at", "be", "this", "that", "want", "help", NULL,
+	};
+	const unsigned char *s = (const unsigned char *)raw;
+	int es = 0, en = 0;
+	/* ñ, á é í ó ú, ¿ ¡ in UTF-8 are strong hints. */
+	for (size_t i = 0; i + 1 < rawlen; i++) {
+		if (s[i] == 0xC3 && (s[i + 1] == 0xB1 || s[i + 1] == 0xA1 ||
+		    s[i + 1] == 0xA9 || s[i + 1] == 0xAD || s[i + 1] == 0xB3 ||
+		    s[i + 1] == 0xBA || s[i + 1] == 0x91))
+			es += 2;
+		if (s[i] == 0xC2 && (s[i + 1] == 0xBF || s[i + 1] == 0xA1))
+			es += 2;
+	}
+	for (size_t i = 0; i < n; i++) {
+		es += in_list(words[i], es_words);
+		en += in_list(words[i], en_words);
+	}
+	return es > en ? TEXT_LANG_ES : TEXT_LANG_EN;
+}
+
+/* Patient shorthand that a clinic sees every day, expanded before stemming.
+ * Misspellings are not listed here: the engine corrects them against the
+ * knowledge base's own vocabulary. */
+static const char *const shorthand[][2] = {
+	{"appt", "appointment"}, {"appts", "appointments"}, {"apt", "appointment"},
+	{"rx", "prescription"}, {"rxs", "prescriptions"}, {"script", "prescription"},
+	{"dr", "doctor"}, {"drs", "doctors"}, {"doc", "doctor"}, {"docs", "doctors"},
+	{"meds", "medication"}, {"med", "medication"}, {"hrs", "hours"},
+	{"hr", "hour"}, {"ins", "insurance"}, {"insur", "insurance"},
+	{"info", "information"}, {"tmrw", "tomorrow"}, {"tmr", "tomorrow"},
+	{"tomm", "tomorrow"}, {"2day", "today"}, {"tonite", "tonight"},
+	{"sat", "saturday"}, {"sun", "sunday"}, {"mon", "monday"},
+	{"tues", "tuesday"}, {"wed", "wednesday"}, {"thurs", "thursday"},
+	{"fri", "friday"}, {"wkend", "weekend"}, {"wknd", "weekend"},
+	{"addr", "address"}, {"ph", "phone"}, {"tel", "phone"}, {"num", "number"},
+	{"xray", "x-ray"}, {"ekg", "ecg"}, {"bp", "blood pressure"},
+	{"ppl", "people"}, {"msg", "message"}, {"pt", "patient"}, {"pts", "patients"},
+	{"vax", "vaccine"}, {"vaxx", "vaccine"}, {"covid19", "covid"},
+	{"telemed", "telehealth"}, {"pcp", "doctor"}, {"er", "emergency"},
+	{"hsa", "hsa"}, {"ssn", "ssn"}, {"b4", "before"}, {"cuz", "because"},
+	{"bc", "because"}, {"w", "with"}, {"yr", "year"}, {"yrs", "years"},
+	{"mins", "minutes"}, {"min", "minute"}, {"thx", "thanks"},
+};
+
+static const char *expand_shorthand(const char *w)
+{
+	for (size_t i = 0; i < sizeof shorthand / sizeof shorthand[0]; i++)
+		if (strcmp(w, shorthand[i][0]) == 0)
+			return shorthand[i][1];
+	return w;
+}
+
+void text_analyze(text_analyzer *ta, const char *s, size_t len, int lang,
+		  text_terms *out)
+{
+	char wordbuf[TEXT_MAX_WORDS * (TEXT_MAX_WORD + 1)];
+	const char *words[TEXT_MAX_WORDS];
+	const char *expanded[TEXT_MAX_WORDS * 2];
+	size_t nw = text_words(s, len, wordbuf, sizeof wordbuf, words, TEXT_MAX_WORDS);
+	size_t ne = 0, used = 0;
+	int keep_stop;
+
+	out->n = 0;
+	out->lang = lang < 0 ? text_detect_lang(s, len, words, nw) : (text_lang)lang;
+
+	/* Expand shorthand; a multi-word expansion ("bp") becomes several words. */
+	char expbuf[TEXT_MAX_WORDS * (TEXT_MAX_WORD + 1)];
+	size_t expused = 0;
+	for (size_t i = 0; i < nw && ne < TEXT_MAX_WORDS; i++) {
+		const char *x = out->lang == TEXT_LANG_EN ? expand_shorthand(words[i]) : words[i];
+		size_t xl = strlen(x);
+		if (x == words[i] || expused + xl + 1 > sizeof expbuf) {
+			expanded[ne++] = words[i];
+			continue;
+		}
+		char *dst = expbuf + expused;
+		memcpy(dst, x, xl + 1);
+		expused += xl + 1;
+		for (char *tok = dst, *sp; tok && ne < TEXT_MAX_WORDS; tok = sp ? sp + 1 : NULL) {
+			sp = strpbrk(tok, " -");
+			if (sp)
+				*sp = '\0';
+			if (*tok)
+				expanded[ne++] = tok;
+		}
+	}
+
+	/* Keep stop words only when nothing else is left. */
+	keep_stop = 1;
+	for (size_t i = 0; i < ne; i++)
+		if (!text_is_stopword(expanded[i], out->lang))
+			keep_stop = 0;
+
+	for (size_t i = 0; i < ne && out->n < TEXT_MAX_WORDS; i++) {
+		const char *w = expanded[i];
+		size_t wl = strlen(w);
+		const sb_symbol *st;
+		int sl;
+		if (!keep_stop && text_is_stopword(w, out->lang))
+			continue;
+		if (used + 2 * (TEXT_MAX_WORD + 1) > sizeof out->store)
+			break;
+		char *wcopy = out->store + used;
+		memcpy(wcopy, w, wl + 1);
+		used += wl + 1;
+		st = sb_stemmer_stem(ta->stem[out->lang], (const sb_symbol *)w, (int)wl);
+		sl = st ? sb_stemmer_length(ta->stem[out->lang]) : 0;
+		if (!st || sl <= 0) {
+			st = (const sb_symbol *)w;
+			sl = (int)wl;
+		}
+		if (sl > TEXT_MAX_WORD)
+			sl = TEXT_MAX_WORD;
+		char *tcopy = out->store + used;
+		memcpy(tcopy, st, (size_t)sl);
+		tcopy[sl] = '\0';
+		used += (size_t)sl + 1;
+		out->word[out->n] = wcopy;
+		out->term[out->n] = tcopy;
+		out->n++;
+	}
+}

@@ -1,0 +1,48 @@
+// Starts a real frontdesk server on a free port with a fresh SQLite file, for the
+// integration and browser tests. FRONTDESK_BIN picks the binary (the sanitizer
+// build runs the same tests against build-asan/frontdesk).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const bin = process.env.FRONTDESK_BIN || path.join(root, 'build/frontdesk');
+
+// Returns { url, port, origin, db, dir, proc, stop(), stderr() }.
+// extraArgs are appended to `frontdesk serve`.
+export async function startServer(extraArgs = [], { keepDir } = {}) {
+  const dir = keepDir || mkdtempSync(path.join(tmpdir(), 'frontdesk-test-'));
+  const db = path.join(dir, 'test.db');
+  const args = ['serve', '--listen', '127.0.0.1:0', '--db', db,
+                '--web', path.join(root, 'web'), '--kb-dir', path.join(root, 'kb'), ...extraArgs];
+  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  proc.stderr.on('data', (d) => { err += d; });
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not start:\n' + err)), 20000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on http:\/\/127\.0\.0\.1:(\d+)\//);
+      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+    });
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${code}:\n${err}`)); });
+  });
+  const origin = `http://127.0.0.1:${port}`;
+  return {
+    url: origin + '/', port, origin, db, dir, proc,
+    stderr: () => err,
+    async stop({ keepFiles = false } = {}) {
+      if (proc.exitCode === null) {
+        const exited = new Promise((r) => proc.once('exit', (code, sig) => r({ code, sig })));
+        proc.kill('SIGTERM');
+        const res = await exited;
+        if (!keepFiles && !keepDir) rmSync(dir, { recursive: true, force: true });
+        return res;
+      }
+      if (!keepFiles && !keepDir) rmSync(dir, { recursive: true, force: true });
+      return { code: proc.exitCode, sig: proc.signalCode };
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/* A minimal test harness: a case is a block of CHECKs between CASE_BEGIN and
+ * CASE_END; the run prints "ok"/"not ok" per case and a final count.
+ * Written by hand because it is 40 lines and the output must end with the
+ * suite's own "N passed, N failed" line. */
+#ifndef FD_HARNESS_H
+#define FD_HARNESS_H
+
+#include <stdio.h>
+
+extern int harness_passed, harness_failed, harness_case_failed;
+extern const char *harness_case;
+
+#define CASE_BEGIN(name) do { harness_case = (name); harness_case_failed = 0; } while (0)
+#define CASE_END() do { \
+	if (harness_case_failed) { harness_failed++; printf("not ok - %s\n", harness_case); } \
+	else { harness_passed++; } } while (0)
+#define CHECK(cond) do { if (!(cond)) { harness_case_failed = 1; \
+	fprintf(stderr, "  %s:%d: %s: CHECK(%s) failed\n", __FILE__, __LINE__, harness_case, #cond); } } while (0)
+#define CHECKF(cond, ...) do { if (!(cond)) { harness_case_failed = 1; \
+	fprintf(stderr, "  %s:%d: %s: ", __FILE__, __LINE__, harness_case); \
+	fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+
+void test_text(void);
+void test_kbfile(void);
+void test_triage(void);
+void test_engine(void);
+void test_chat(void);
+
+#endif

@@ -1,0 +1,167 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "harness.h"
+#include "kbfile.h"
+#include "store.h"
+
+/* The default knowledge base in a fresh in-memory store. */
+int test_open_default(store **st, engine **eng);
+int test_open_default(store **st, engine **eng)
+{
+	kb_list l = { 0 };
+	char err[256];
+	int rc = -1;
+	if (kb_parse_file("kb/clinic.jsonl", &l, stderr, err, sizeof err) != 0 ||
+	    kb_parse_file("kb/clinic-es.jsonl", &l, stderr, err, sizeof err) != 0 ||
+	    store_open(":memory:", st, err, sizeof err) < 0 ||
+	    store_kb_upsert(*st, &l, err, sizeof err) < 0 ||
+	    engine_open(*st, eng, err, sizeof err) < 0)
+		fprintf(stderr, "cannot open the default knowledge base: %s\n", err);
+	else
+		rc = 0;
+	kb_list_free(&l);
+	return rc;
+}
+
+static void answers_table(engine *eng)
+{
+	FILE *f = fopen("tests/data/answers.tsv", "r");
+	char line[1024], name[1100], err[256];
+	CASE_BEGIN("engine: tests/data/answers.tsv is readable");
+	CHECK(f != NULL);
+	CASE_END();
+	if (!f)
+		return;
+	while (fgets(line, sizeof line, f)) {
+		char *tab, *want;
+		engine_decision d;
+		size_t len = strcspn(line, "\r\n");
+		line[len] = '\0';
+		if (len == 0 || line[0] == '#' || !(tab = strchr(line, '\t')))
+			continue;
+		*tab = '\0';
+		want = tab + 1;
+		snprintf(name, sizeof name, "answers: \"%s\" -> %s", line, want);
+		CASE_BEGIN(name);
+		CHECK(engine_decide(eng, line, strlen(line), -1, &d, err, sizeof err) == 0);
+		CHECK(d.confidence >= 0 && d.confidence <= 1);
+		if (strcmp(want, "emergency") == 0) {
+			CHECKF(d.kind == ENGINE_EMERGENCY, "got %s", engine_kind_name(d.kind));
+		} else if (strcmp(want, "person") == 0) {
+			CHECKF(d.kind == ENGINE_HANDOFF && d.reason == ENGINE_REASON_ASKED_FOR_PERSON,
+			       "got %s/%s", engine_kind_name(d.kind), engine_reason_name(d.reason));
+		} else if (strcmp(want, "handoff") == 0) {
+			CHECKF(d.kind == ENGINE_HANDOFF && d.reason == ENGINE_REASON_LOW_CONFIDENCE,
+			       "got %s %s (%.3f)", engine_kind_name(d.kind),
+			       d.entry ? d.entry->id : "", d.confidence);
+		} else {
+			CHECKF(d.kind == ENGINE_ANSWER && strcmp(d.entry->id, want) == 0,
+			       "got %s %s (%.3f; top %s)", engine_kind_name(d.kind),
+			       d.entry ? d.entry->id : "", d.confidence,
+			       d.n_matches ? d.matches[0].entry->id : "-");
+		}
+		CASE_END();
+	}
+	fclose(f);
+}
+
+void test_engine(void)
+{
+	store *st = NULL;
+	engine *eng = NULL;
+	engine_decision d;
+	char err[256];
+
+	CASE_BEGIN("engine: builds from the default knowledge base");
+	CHECK(test_open_default(&st, &eng) == 0);
+	CASE_END();
+	if (!eng)
+		return;
+
+	answers_table(eng);
+
+	CASE_BEGIN("engine: every entry's own question is answered with that entry");
+	{
+		kb_list l = { 0 };
+		store_kb_load(st, &l, err, sizeof err);
+		for (size_t i = 0; i < l.n; i++) {
+			CHECK(engine_decide(eng, l.v[i].question, strlen(l.v[i].question), -1, &d,
+					    err, sizeof err) == 0);
+			CHECKF(d.kind == ENGINE_ANSWER && strcmp(d.entry->id, l.v[i].id) == 0 &&
+			       d.confidence > 0.9,
+			       "%s: got %s %s %.3f", l.v[i].id, engine_kind_name(d.kind),
+			       d.entry ? d.entry->id : "-", d.confidence);
+		}
+		kb_list_free(&l);
+	}
+	CASE_END();
+
+	static const char *const hostile[] = {
+		"\"", "\"\"\"", "*", "hours*", "NEAR(hours open, 2)", "- hours", "hours AND OR NOT",
+		"^hours", "col:hours", "(((", ")", "{hours}", "'; DROP TABLE entries; --",
+		"\xF0\x9F\x98\x80\xF0\x9F\x98\xA1", "\xC3\x28\xFF\xFE", "   ", "", "AND", "OR OR OR",
+		"hours\" OR \"x", "\\", "%", "hours NEAR/3 open", "+ - * / : ^",
+	};
+	CASE_BEGIN("engine: hostile FTS5 syntax never errors");
+	for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+		int rc = engine_decide(eng, hostile[i], strlen(hostile[i]), -1, &d, err, sizeof err);
+		CHECKF(rc == 0, "\"%s\": %s", hostile[i], err);
+		CHECK(d.confidence >= 0 && d.confidence <= 1);
+	}
+	CASE_END();
+
+	CASE_BEGIN("engine: 5 KB of mixed hostile text is decided without error");
+	{
+		static char big[5121];
+		size_t used = 0;
+		while (used + 40 < sizeof big)
+			used += (size_t)snprintf(big + used, sizeof big - used,
+						 "hours\" NEAR( * - AND \xF0\x9F\x98\x80 open %zu ", used);
+		CHECK(engine_decide(eng, big, used, -1, &d, err, sizeof err) == 0);
+		CHECK(d.confidence >= 0 && d.confidence <= 1);
+	}
+	CASE_END();
+
+	CASE_BEGIN("engine: confidence does not grow with repetition or length");
+	{
+		engine_decision d2;
+		const char *q = "what time do you open";
+		const char *q2 = "what time do you open what time do you open what time do you open";
+		engine_decide(eng, q, strlen(q), -1, &d, err, sizeof err);
+		engine_decide(eng, q2, strlen(q2), -1, &d2, err, sizeof err);
+		CHECK(fabs(d.confidence - d2.confidence) < 0.05);
+		CHECK(d.n_matches && d2.n_matches && d.matches[0].entry == d2.matches[0].entry);
+	}
+	CASE_END();
+
+	CASE_BEGIN("engine: misspellings find their entries");
+	{
+		static const char *const typo[][2] = {
+			{ "how do i cancel my apointment", "appointment-cancel" },
+			{ "perscription refill", "refill-request" },
+			{ "what insurence do you take", "insurance-accepted" },
+		};
+		for (size_t i = 0; i < sizeof typo / sizeof typo[0]; i++) {
+			engine_decide(eng, typo[i][0], strlen(typo[i][0]), -1, &d, err, sizeof err);
+			CHECKF(d.n_matches && strcmp(d.matches[0].entry->id, typo[i][1]) == 0,
+			       "\"%s\": top %s", typo[i][0], d.n_matches ? d.matches[0].entry->id : "-");
+		}
+	}
+	CASE_END();
+
+	CASE_BEGIN("engine: a Spanish question is answered in Spanish");
+	{
+		const char *q = "¿Cuál es el horario de la clínica?";
+		engine_decide(eng, q, strlen(q), -1, &d, err, sizeof err);
+		CHECKF(d.kind == ENGINE_ANSWER && d.entry->lang == TEXT_LANG_ES, "got %s %s",
+		       engine_kind_name(d.kind), d.entry ? d.entry->id : "-");
+		CHECK(d.lang == TEXT_LANG_ES);
+	}
+	CASE_END();
+
+	engine_free(eng);
+	store_close(st);
+}
