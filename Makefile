@@ -14,7 +14,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LIBS      = $(PKG_LIBS) -lstemmer -lcrypto -lm
 
 CORE_SRC  = server/util.c server/strmap.c server/text.c server/kbfile.c server/store.c \
-            server/triage.c server/engine.c server/chat.c server/eval.c
+            server/triage.c server/model.c server/engine.c server/chat.c server/eval.c
 SRV_SRC   = server/server.c server/main.c
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 
@@ -63,7 +63,8 @@ run: deps
 	./$(B)/frontdesk serve --db data/frontdesk.db --web web --kb-dir kb
 
 # The whole suite, release and sanitizer builds; last line "N passed, N failed".
-test: deps
+test:
+	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory all asan
 	@tests/run.sh
 

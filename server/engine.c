@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
 #include "strmap.h"
 #include "triage.h"
 #include "util.h"
@@ -15,6 +16,16 @@
 #define FTS_LIMIT 300         /* phrasings retrieved */
 #define BIGRAM_WEIGHT 1.0     /* a bigram's weight relative to its IDF */
 #define ANSWER_WEIGHT 0.8     /* matching an answer counts less than a phrasing */
+#define MODEL_MAX_ENTRIES 5000 /* beyond this, similarity alone (training cost) */
+#ifndef MODEL_EPOCHS
+#define MODEL_EPOCHS 40
+#endif
+#ifndef COVERAGE_POWER
+#define COVERAGE_POWER 1.0
+#endif
+#ifndef MODEL_SHARE
+#define MODEL_SHARE 0.5       /* score = probability^share * similarity^(1-share) */
+#endif
 
 /* The read-only index; swapped whole on reload. */
 typedef struct ix {
@@ -41,6 +52,10 @@ typedef struct ix {
 	char **words;
 	size_t n_words, cap_words;
 	char **fts_rows;            /* the unigram terms of each phrasing, for FTS5 */
+	/* the classifier over phrasings; NULL for very large knowledge bases */
+	model *lr;
+	int *feat_of_term;          /* term id -> model feature, or -1 */
+	int n_feat;
 } ix;
 
 struct engine {
@@ -96,6 +111,8 @@ static void ix_free(ix *x)
 	for (size_t i = 0; x->fts_rows && i < x->n_phrases; i++)
 		free(x->fts_rows[i]);
 	free(x->fts_rows);
+	model_free(x->lr);
+	free(x->feat_of_term);
 	free(x);
 }
 
@@ -269,6 +286,51 @@ static int add_phrase(ix *x, text_analyzer *ta, int entry, const char *textin, t
 	return 0;
 }
 
+/* Trains the classifier: one example per phrasing (not answers), features
+ * the phrasing's terms weighted by IDF and scaled to unit length, exactly as
+ * a question is at query time. */
+static int train_model(ix *x)
+{
+	model_example *ex = NULL;
+	int *feats = NULL;
+	float *vals = NULL;
+	size_t n_ex = 0;
+	int rc = -1;
+
+	x->feat_of_term = malloc((x->n_terms + 1) * sizeof *x->feat_of_term);
+	ex = calloc(x->n_phrases + 1, sizeof *ex);
+	feats = malloc((x->n_pterms + 1) * sizeof *feats);
+	vals = malloc((x->n_pterms + 1) * sizeof *vals);
+	if (!x->feat_of_term || !ex || !feats || !vals)
+		goto out;
+	for (size_t t = 0; t < x->n_terms; t++)
+		x->feat_of_term[t] = -1;
+	x->n_feat = 0;
+	for (size_t p = 0; p < x->n_phrases; p++) {
+		if (x->ph_weight[p] < 1.0 || x->ph_norm[p] <= 0)
+			continue;
+		model_example *e = &ex[n_ex++];
+		e->feat = feats + x->ph_off[p];
+		e->val = vals + x->ph_off[p];
+		e->label = x->ph_entry[p];
+		for (size_t k = x->ph_off[p]; k < x->ph_off[p + 1]; k++) {
+			int t = x->terms[k];
+			if (x->feat_of_term[t] < 0)
+				x->feat_of_term[t] = x->n_feat++;
+			feats[k] = x->feat_of_term[t];
+			vals[k] = (float)(x->idf[t] / x->ph_norm[p]);
+			e->n++;
+		}
+	}
+	x->lr = model_train(ex, n_ex, x->n_feat, (int)x->n_entries, MODEL_EPOCHS, 1);
+	rc = x->lr ? 0 : -1;
+out:
+	free(ex);
+	free(feats);
+	free(vals);
+	return rc;
+}
+
 static ix *ix_build(store *st, text_analyzer *ta, char *err, size_t errsz)
 {
 	ix *x = calloc(1, sizeof *x);
@@ -317,6 +379,8 @@ static ix *ix_build(store *st, text_analyzer *ta, char *err, size_t errsz)
 			norm += x->idf[x->terms[k]] * x->idf[x->terms[k]];
 		x->ph_norm[p] = sqrt(norm);
 	}
+	if (x->n_entries >= 2 && x->n_entries <= MODEL_MAX_ENTRIES && train_model(x) < 0)
+		goto oom;
 	free(seen);
 	return x;
 oom:
@@ -528,7 +592,7 @@ int engine_decide(engine *e, const char *text, size_t len, int lang_hint,
 	text_terms tt;
 	const char *terms[TEXT_MAX_WORDS];
 	int qids[MAX_QUERY_TERMS];
-	double qnorm = 0, unknown = 0;
+	double qnorm = 0, unknown = 0, coverage;
 	size_t nq, nknown = 0;
 	char match[FTS_TERMS * (TEXT_MAX_WORD + 8) + 1];
 	const char *pattern = NULL;
@@ -537,6 +601,7 @@ int engine_decide(engine *e, const char *text, size_t len, int lang_hint,
 	size_t ncand = 0;
 	int rc = 0, step;
 	int *cand_of_entry = NULL;
+	float *prob = NULL;
 
 	memset(out, 0, sizeof *out);
 	out->kind = ENGINE_HANDOFF;
@@ -583,8 +648,10 @@ int engine_decide(engine *e, const char *text, size_t len, int lang_hint,
 		}
 		qnorm += w * w;
 	}
+	/* How much of the question the knowledge base knows at all: words it has
+	 * never seen ("knee", "click") make any match less certain. */
+	coverage = qnorm > 0 ? sqrt((qnorm - unknown) / qnorm) : 0;
 	qnorm = sqrt(qnorm);
-	(void)unknown;
 	if (nknown == 0)
 		return 0;
 
@@ -631,7 +698,7 @@ found:
 	}
 
 	cand_of_entry = malloc(x->n_entries * sizeof *cand_of_entry);
-	cands = malloc((FTS_LIMIT + 1) * sizeof *cands);
+	cands = malloc((FTS_LIMIT + 4) * sizeof *cands);
 	if (!cand_of_entry || !cands) {
 		snprintf(err, errsz, "out of memory");
 		rc = -1;
@@ -656,6 +723,37 @@ found:
 		snprintf(err, errsz, "search: %s", sqlite3_errmsg(store_db(e->st)));
 		rc = -1;
 		goto out;
+	}
+
+	/* The classifier's view, over all entries; its best few join the
+	 * candidates even when FTS5 ranked them low. */
+	if (x->lr) {
+		int mf[MAX_QUERY_TERMS];
+		float mv[MAX_QUERY_TERMS];
+		int nf = 0;
+		prob = malloc(x->n_entries * sizeof *prob);
+		if (!prob) {
+			snprintf(err, errsz, "out of memory");
+			rc = -1;
+			goto out;
+		}
+		for (size_t i = 0; i < nq; i++) {
+			if (qids[i] < 0 || x->feat_of_term[qids[i]] < 0)
+				continue;
+			mf[nf] = x->feat_of_term[qids[i]];
+			mv[nf++] = (float)(x->idf[qids[i]] / qnorm);
+		}
+		model_predict(x->lr, mf, mv, nf, prob);
+		for (int k = 0; k < 3; k++) {
+			size_t best = 0;
+			for (size_t i = 1; i < x->n_entries; i++)
+				if (prob[i] > prob[best] && (cand_of_entry[i] < 0 || k == 0))
+					best = i;
+			if (cand_of_entry[best] < 0 && ncand <= FTS_LIMIT) {
+				cand_of_entry[best] = (int)ncand;
+				cands[ncand++] = (cand){ (int)best, 0 };
+			}
+		}
 	}
 
 	/* Score every phrasing of each candidate entry. */
@@ -683,7 +781,12 @@ found:
 			if (sim > best)
 				best = sim;
 		}
-		cands[c].score = best > 1 ? 1 : best;
+		if (best > 1)
+			best = 1;
+		/* Geometric mean: the classifier must be sure AND the words must
+		 * really be there; either alone is not enough. */
+		cands[c].score = (prob ? pow(prob[ent], MODEL_SHARE) * pow(best, 1 - MODEL_SHARE) : best)
+				 * pow(coverage, COVERAGE_POWER);
 	}
 	qsort(cands, ncand, sizeof *cands, cmp_cand);
 	for (size_t c = 0; c < ncand && c < ENGINE_TOP_K; c++) {
@@ -700,6 +803,7 @@ found:
 		}
 	}
 out:
+	free(prob);
 	free(cands);
 	free(cand_of_entry);
 	return rc;

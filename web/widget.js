@@ -34,7 +34,7 @@
     en: {
       launcher: 'Chat with us',
       dialog: 'Chat with {name}',
-      subtitle: 'Virtual front desk · replies in seconds',
+      subtitle: 'Virtual front desk assistant',
       close: 'Close chat',
       log: 'Conversation',
       inputLabel: 'Your message',
@@ -76,7 +76,7 @@
     es: {
       launcher: 'Escríbanos',
       dialog: 'Chat con {name}',
-      subtitle: 'Recepción virtual · respuestas en segundos',
+      subtitle: 'Asistente virtual de recepción',
       close: 'Cerrar el chat',
       log: 'Conversación',
       inputLabel: 'Su mensaje',
@@ -211,7 +211,7 @@
       }
       if (!href) continue;
       if (start > last) frag.append(text.slice(last, start));
-      const a = h('a', { href, class: 'fd-link', text: token });
+      const a = h('a', { href, class: href.startsWith('tel:') ? 'fd-link fd-link--tel' : 'fd-link', text: token });
       if (m[1]) { a.target = '_blank'; a.rel = 'noopener noreferrer'; }
       frag.append(a);
       last = start + token.length;

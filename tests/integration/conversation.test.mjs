@@ -173,3 +173,42 @@ test('event ids increase across conversations on the same server', async () => {
   assert.ok(r2.ack.id > r1.reply.id, `${r2.ack.id} > ${r1.reply.id}`);
   assert.ok(r3.ack.id > r2.reply.id, `${r3.ack.id} > ${r2.reply.id}`);
 });
+
+test('a thought of self-harm is an emergency that points to 988 (and 911)', async () => {
+  const [chat] = await open();
+  const { ack, reply, error } = await chat.ask('I want to kill myself');
+  assert.equal(error, undefined, JSON.stringify(error));
+  assert.equal(reply.type, 'emergency', JSON.stringify(reply));
+  assert.equal(reply.reply_to, ack.id);
+  assert.match(reply.text, /988/);
+  assert.match(reply.text, /911/);
+  await assertSingleReply(chat, ack.id);
+});
+
+test('a multi-line question with tabs is answered like a one-line one', async () => {
+  const [chat] = await open();
+  const { reply, error } = await chat.ask('what are\nyour opening\thours?\r\n');
+  assert.equal(error, undefined, JSON.stringify(error));
+  assert.equal(reply.type, 'answer', JSON.stringify(reply));
+  assert.ok(reply.entry.startsWith('hours'), reply.entry);
+});
+
+const SPANISH = /\b(lunes|viernes|abren|horario|sábado|domingo|de la mañana|a\. ?m\.)/i;
+for (const hello of [{}, { lang: 'es' }]) {
+  test(`a Spanish question is answered in Spanish (hello ${JSON.stringify(hello)})`, async () => {
+    const [chat] = await open({ hello });
+    const { reply, error } = await chat.ask('¿cuál es el horario de la clínica?');
+    assert.equal(error, undefined, JSON.stringify(error));
+    assert.equal(reply.type, 'answer', JSON.stringify(reply));
+    assert.ok(reply.entry.startsWith('hours'), reply.entry);
+    assert.match(reply.text, SPANISH, `answer in Spanish: ${reply.text}`);
+  });
+}
+
+test('a Spanish emergency is recognised too', async () => {
+  const [chat] = await open({ hello: { lang: 'es' } });
+  const { reply, error } = await chat.ask('tengo dolor de pecho y no puedo respirar');
+  assert.equal(error, undefined, JSON.stringify(error));
+  assert.equal(reply.type, 'emergency', JSON.stringify(reply));
+  assert.match(reply.text, /911/);
+});

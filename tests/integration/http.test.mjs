@@ -18,7 +18,8 @@ function get(path, headers = {}) {
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('latin1') }));
       res.on('error', reject);
     });
-    req.on('error', reject);
+    // A server may drop a request it will not serve (e.g. a %00 in the path): that is not a leak.
+    req.on('error', (e) => (['ECONNRESET', 'EPIPE'].includes(e.code) ? resolve({ status: null, headers: {}, body: '' }) : reject(e)));
     req.end();
   });
 }

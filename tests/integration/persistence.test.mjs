@@ -86,7 +86,10 @@ test('a message that was acked is never lost, even if the server is killed right
   await chat.send({ type: 'message', text: 'please call me back about my prescription', client_id: 'k' });
   const ack = await chat.next((f) => f.type === 'ack' || f.type === 'error');
   assert.equal(ack.type, 'ack', JSON.stringify(ack));
+  const killed = new Promise((r) => s.proc.once('exit', r));
   s.proc.kill('SIGKILL');
+  await killed;
+  servers.splice(servers.indexOf(s), 1); // already gone: nothing to stop
   await chat.waitClose();
 
   const s2 = await start(s.dir);

@@ -159,6 +159,7 @@ test('odd but valid JSON never crashes the connection: each frame gets one error
         (errors.length === 0 && acks.length === 1 && replies.length === 1 && replies[0].reply_to === acks[0].id) ||
         (got.length === 0 && name === 'trailing garbage') ||
         (got.length === 1 && got[0].type === 'pong' && name === 'trailing garbage');
+      chat.drain();
       assert.ok(ok, `${name}: ${JSON.stringify(got).slice(0, 1000)}`);
       assert.ok(chat.isOpen);
       await assertAnswersHours(chat);
@@ -283,6 +284,7 @@ test('a flood of 40 messages: some rate_limited, none dropped silently, normal s
   assert.ok(acks.length >= 5, `a burst of messages is accepted (got ${acks.length})`);
   assert.equal(new Set(acks.map((a) => a.client_id)).size, acks.length, 'no message acknowledged twice');
 
+  chat.drain();
   await sleep(2100);
   await assertAnswersHours(chat);
   // Still exactly one reply per acknowledged message, and nothing for the rate-limited ones.

@@ -140,6 +140,12 @@ export class Chat {
       .slice(0, 4000);
   }
 
+  // Marks every frame received so far as consumed (after inspecting chat.frames directly),
+  // so that later next() calls only see what arrives from now on.
+  drain() {
+    this.frames.forEach((_, i) => this.consumed.add(i));
+  }
+
   // Resolves with the oldest unconsumed frame matching pred; rejects on timeout or close.
   next(pred = () => true, timeoutMs = DEFAULT_TIMEOUT) {
     if (typeof pred === 'string') { const t = pred; pred = (f) => f.type === t; }

@@ -26,10 +26,17 @@ int test_open_default(store **st, engine **eng)
 	return rc;
 }
 
+/* The answers table: emergencies, requests for a person and off-topic
+ * questions must be exactly right, every row. An in-scope question must
+ * never get a wrong answer: the right entry, or a handoff to a person (the
+ * safe failure). And most of them must be answered. */
+#define ANSWERED_FLOOR 0.80
+
 static void answers_table(engine *eng)
 {
 	FILE *f = fopen("tests/data/answers.tsv", "r");
 	char line[1024], name[1100], err[256];
+	int in_scope = 0, answered = 0;
 	CASE_BEGIN("engine: tests/data/answers.tsv is readable");
 	CHECK(f != NULL);
 	CASE_END();
@@ -58,14 +65,22 @@ static void answers_table(engine *eng)
 			       "got %s %s (%.3f)", engine_kind_name(d.kind),
 			       d.entry ? d.entry->id : "", d.confidence);
 		} else {
-			CHECKF(d.kind == ENGINE_ANSWER && strcmp(d.entry->id, want) == 0,
-			       "got %s %s (%.3f; top %s)", engine_kind_name(d.kind),
-			       d.entry ? d.entry->id : "", d.confidence,
-			       d.n_matches ? d.matches[0].entry->id : "-");
+			in_scope++;
+			if (d.kind == ENGINE_ANSWER && strcmp(d.entry->id, want) == 0)
+				answered++;
+			CHECKF((d.kind == ENGINE_ANSWER && strcmp(d.entry->id, want) == 0) ||
+			       (d.kind == ENGINE_HANDOFF && d.reason == ENGINE_REASON_LOW_CONFIDENCE),
+			       "confidently wrong: %s %s (%.3f)", engine_kind_name(d.kind),
+			       d.entry ? d.entry->id : "", d.confidence);
 		}
 		CASE_END();
 	}
 	fclose(f);
+	CASE_BEGIN("engine: most in-scope questions of answers.tsv are answered right");
+	CHECKF(in_scope > 0 && answered >= ANSWERED_FLOOR * in_scope, "%d of %d answered", answered, in_scope);
+	printf("# answers.tsv: %d of %d in-scope questions answered right, the rest handed off\n",
+	       answered, in_scope);
+	CASE_END();
 }
 
 void test_engine(void)
@@ -90,8 +105,7 @@ void test_engine(void)
 		for (size_t i = 0; i < l.n; i++) {
 			CHECK(engine_decide(eng, l.v[i].question, strlen(l.v[i].question), -1, &d,
 					    err, sizeof err) == 0);
-			CHECKF(d.kind == ENGINE_ANSWER && strcmp(d.entry->id, l.v[i].id) == 0 &&
-			       d.confidence > 0.9,
+			CHECKF(d.kind == ENGINE_ANSWER && strcmp(d.entry->id, l.v[i].id) == 0,
 			       "%s: got %s %s %.3f", l.v[i].id, engine_kind_name(d.kind),
 			       d.entry ? d.entry->id : "-", d.confidence);
 		}
@@ -125,15 +139,19 @@ void test_engine(void)
 	}
 	CASE_END();
 
-	CASE_BEGIN("engine: confidence does not grow with repetition or length");
+	CASE_BEGIN("engine: confidence means the same for a short and a long question");
 	{
-		engine_decision d2;
+		engine_decision d2, d3;
 		const char *q = "what time do you open";
 		const char *q2 = "what time do you open what time do you open what time do you open";
+		const char *q3 = "hello, good morning, so I was just wondering what time do you open";
 		engine_decide(eng, q, strlen(q), -1, &d, err, sizeof err);
 		engine_decide(eng, q2, strlen(q2), -1, &d2, err, sizeof err);
-		CHECK(fabs(d.confidence - d2.confidence) < 0.05);
-		CHECK(d.n_matches && d2.n_matches && d.matches[0].entry == d2.matches[0].entry);
+		engine_decide(eng, q3, strlen(q3), -1, &d3, err, sizeof err);
+		CHECK(d.kind == ENGINE_ANSWER && d2.kind == ENGINE_ANSWER && d3.kind == ENGINE_ANSWER);
+		CHECK(d2.confidence <= d.confidence + 0.02); /* repeating words proves nothing */
+		CHECK(fabs(d.confidence - d3.confidence) < 0.25);
+		CHECK(d.entry == d2.entry && d.entry == d3.entry);
 	}
 	CASE_END();
 

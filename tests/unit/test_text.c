@@ -13,7 +13,10 @@ void test_text(void)
 	size_t n;
 
 	CASE_BEGIN("text: folds case, accents and apostrophes");
-	n = text_words("Can't ÉSTÁ Niño's  x-ray", 26, buf, sizeof buf, w, 16);
+	{
+		const char *in = "Can't ÉSTÁ Niño's  x-ray";
+		n = text_words(in, strlen(in), buf, sizeof buf, w, 16);
+	}
 	CHECK(n == 5);
 	CHECK(n == 5 && strcmp(w[0], "cant") == 0 && strcmp(w[1], "esta") == 0 &&
 	      strcmp(w[2], "ninos") == 0 && strcmp(w[3], "x") == 0 && strcmp(w[4], "ray") == 0);
@@ -23,7 +26,7 @@ void test_text(void)
 	{
 		const char bad[] = "\xC3\x28 hours\xF0\x9F\x98\x80\"*NEAR(open) - AND \xFF";
 		n = text_words(bad, sizeof bad - 1, buf, sizeof buf, w, 16);
-		CHECK(n == 5);
+		CHECK(n == 4); /* hours, near, open, and */
 		for (size_t i = 0; i < n; i++)
 			for (const char *p = w[i]; *p; p++)
 				CHECK((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'));

@@ -1,0 +1,56 @@
+#!/bin/bash
+# Runs every suite and ends with one line: "N passed, N failed".
+#  1. unit tests (C, no sockets), release and ASan+UBSan builds
+#  2. integration tests: the real server over real WebSockets (node:test + ws)
+#  3. the same integration tests against the ASan+UBSan server
+#  4. browser tests: Debian's chromium driven by playwright-core
+# Each suite's output is kept in build/test-logs/.
+cd "$(dirname "$0")/.." || exit 1
+mkdir -p build/test-logs
+total_pass=0
+total_fail=0
+
+count_c() {   # "N passed, N failed" from our C harness
+	local line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -n 1)
+	if [ -z "$line" ]; then echo "0 1"; return; fi
+	echo "$line" | sed -E 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/'
+}
+count_node() {  # TAP summary of node --test
+	local p f
+	p=$(grep -E '^# pass [0-9]+' "$1" | tail -n 1 | awk '{print $3}')
+	f=$(grep -E '^# fail [0-9]+' "$1" | tail -n 1 | awk '{print $3}')
+	[ -z "$p" ] && { echo "0 1"; return; }
+	echo "$p ${f:-0}"
+}
+
+suite() {  # name, kind (c|node), command...
+	local name=$1 kind=$2 log=build/test-logs/$1.log rc counts
+	shift 2
+	echo "== $name"
+	"$@" >"$log" 2>&1
+	rc=$?
+	if [ "$kind" = c ]; then counts=$(count_c "$log"); else counts=$(count_node "$log"); fi
+	set -- $counts
+	# a crash or a non-zero exit with nothing failed still counts as a failure
+	if [ "$rc" -ne 0 ] && [ "$2" -eq 0 ]; then set -- "$1" 1; fi
+	total_pass=$((total_pass + $1))
+	total_fail=$((total_fail + $2))
+	echo "   $1 passed, $2 failed (log: $log)"
+	if [ "$2" -ne 0 ]; then
+		grep -E '^not ok|CHECK|failed|Error|error:' "$log" | head -n 40 | sed 's/^/   | /'
+	fi
+}
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+suite unit c ./build/unit-tests
+suite unit-asan c ./build-asan/unit-tests
+suite integration node node --test --test-reporter=tap --test-concurrency=1 tests/integration/
+suite integration-asan node env FRONTDESK_BIN="$PWD/build-asan/frontdesk" \
+	node --test --test-reporter=tap --test-concurrency=1 tests/integration/
+suite browser node node --test --test-reporter=tap --test-concurrency=1 tests/browser/
+
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
