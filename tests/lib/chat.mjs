@@ -48,7 +48,13 @@ export function tryConnect(server, { origin = server.origin, protocol = SUBPROTO
 export async function connect(server, options = {}) {
   const res = await tryConnect(server, options);
   if (!res.ok) {
-    throw new Error(`handshake refused: status ${res.status} ${res.error ? res.error.message : ''}`);
+    let why = `handshake refused: status ${res.status} ${res.error ? res.error.message : ''}`;
+    const proc = server.proc;
+    if (proc && (proc.exitCode !== null || proc.signalCode !== null)) {
+      why += `\nthe server is gone (exit ${proc.exitCode}, signal ${proc.signalCode}); stderr tail:\n` +
+        (server.stderr ? server.stderr().slice(-3000) : '');
+    }
+    throw new Error(why);
   }
   return new Chat(res.ws, options);
 }
