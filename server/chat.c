@@ -186,6 +186,16 @@ const char *chat_reply_text(const chat_ctx *ctx, const engine_decision *d)
 							    : ctx->msg.handoff[d->lang];
 }
 
+/* Characters, not bytes: "4000 characters" must hold for Spanish too.
+ * Jansson has already checked that the text is valid UTF-8. */
+static size_t utf8_chars(const char *s, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xC0) != 0x80;
+	return n;
+}
+
 static int on_message(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn emit, void *user)
 {
 	const json_t *jtext = json_object_get(req, "text");
@@ -206,7 +216,7 @@ static int on_message(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn 
 		return send_error(s, emit, user, "missing_field", "\"client_id\" must be a string");
 	text = json_string_value(jtext);
 	len = json_string_length(jtext);
-	if (len > CHAT_MAX_TEXT)
+	if (utf8_chars(text, len) > CHAT_MAX_TEXT)
 		return send_error(s, emit, user, "too_long",
 				  "That message is too long. Please keep it under 4000 characters.");
 	if (strspn(text, " \t\r\n") == len)

@@ -14,7 +14,7 @@
 #include "engine.h"
 #include "store.h"
 
-#define CHAT_MAX_TEXT 4000        /* bytes of one patient message */
+#define CHAT_MAX_TEXT 4000        /* characters of one patient message */
 #define CHAT_BURST 10             /* frames allowed at once ... */
 #define CHAT_REFILL_PER_SEC 1.0   /* ... refilled at this rate */
 

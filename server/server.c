@@ -29,6 +29,7 @@ typedef struct pss_chat {
 	chat_session chat;
 	char *rx;                       /* reassembly of a fragmented message */
 	size_t rx_len, rx_cap;
+	size_t discarded;               /* bytes dropped of an oversized message */
 	outmsg *head, *tail;
 	size_t queued;
 	int close_code;                 /* nonzero: close with this on next writeable */
@@ -196,11 +197,22 @@ static int cb_chat(struct lws *wsi, enum lws_callback_reasons reason, void *user
 					 (unsigned char *)"text frames only", 16);
 			return -1;
 		}
-		if (pss->rx_len + len > SERVER_MAX_FRAME) {
-			LOG_WARN("ws: conn %lu: message over %d bytes, closed", pss->conn, SERVER_MAX_FRAME);
-			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-					 (unsigned char *)"message too big", 15);
-			return -1;
+		if (pss->discarded || pss->rx_len + len > SERVER_MAX_FRAME) {
+			/* Too big: read and drop the rest of the message, then close
+			 * with 1009. Closing mid-message would leave the peer's data
+			 * unread, and the kernel's reset would hide our close code.
+			 * A peer that keeps streaming past 1 MiB is cut off. */
+			pss->discarded += len;
+			pss->rx_len = 0;
+			if (pss->discarded > 1024 * 1024) {
+				LOG_WARN("ws: conn %lu: oversized message still streaming, dropped", pss->conn);
+				return -1;
+			}
+			if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+				LOG_WARN("ws: conn %lu: message over %d bytes, closed", pss->conn, SERVER_MAX_FRAME);
+				close_with(wsi, pss, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
+			}
+			break;
 		}
 		if (lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi) &&
 		    !lws_remaining_packet_payload(wsi) && pss->rx_len == 0) {

@@ -3,14 +3,14 @@
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from '../lib/server.mjs';
-import { connect, openConversation, REPLY_TYPES, SUBPROTOCOL } from '../lib/chat.mjs';
+import { connect, openConversation, REPLY_TYPES, SUBPROTOCOL, stopCleanly } from '../lib/chat.mjs';
 
 let server;
 const chats = [];
 before(async () => { server = await startServer(); });
 after(async () => {
   for (const c of chats) await c.close();
-  await server?.stop();
+  await stopCleanly(server);
 });
 
 async function open(opts) {

@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { startServer } from '../lib/server.mjs';
+import { stopCleanly } from '../lib/chat.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
-after(async () => { await server?.stop(); });
+after(async () => { await stopCleanly(server); });
 
 // A raw GET: the path is sent exactly as given (fetch() would normalise "..").
 function get(path, headers = {}) {

@@ -3,7 +3,7 @@
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from '../lib/server.mjs';
-import { tryConnect, Chat } from '../lib/chat.mjs';
+import { tryConnect, Chat, stopCleanly } from '../lib/chat.mjs';
 
 let server, allowing;
 before(async () => {
@@ -11,8 +11,7 @@ before(async () => {
   allowing = await startServer(['--allow-origin', 'http://clinic.example']);
 });
 after(async () => {
-  await server?.stop();
-  await allowing?.stop();
+  try { await stopCleanly(server); } finally { await stopCleanly(allowing); }
 });
 
 async function assertRefused(srv, origin) {

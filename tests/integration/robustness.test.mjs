@@ -5,14 +5,14 @@ import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startServer } from '../lib/server.mjs';
-import { connect, openConversation, REPLY_TYPES } from '../lib/chat.mjs';
+import { connect, openConversation, REPLY_TYPES, stopCleanly } from '../lib/chat.mjs';
 
 let server;
 const chats = [];
 before(async () => { server = await startServer(); });
 after(async () => {
   for (const c of chats) await c.close();
-  await server?.stop();
+  await stopCleanly(server);
 });
 
 async function open(opts = {}) {

@@ -222,3 +222,14 @@ export async function openConversation(server, options = {}) {
   if (welcome.type !== 'welcome') throw new Error(`hello refused: ${JSON.stringify(welcome)}`);
   return [chat, welcome];
 }
+
+// Stops a server started by startServer() and checks it shut down cleanly: SIGTERM -> exit 0.
+// Under the sanitizer build this also catches leaks and errors reported at exit.
+export async function stopCleanly(server) {
+  if (!server) return;
+  const res = await server.stop();
+  if (res.code !== 0 || res.sig !== null) {
+    throw new Error(`server did not exit cleanly (code ${res.code}, signal ${res.sig}); stderr tail:\n` +
+      server.stderr().slice(-4000));
+  }
+}
