@@ -12,9 +12,8 @@
 #include "util.h"
 
 #define MAX_QUERY_TERMS (TEXT_MAX_WORDS * 2)
-#define FTS_TERMS 12          /* rarest terms sent to FTS5 */
-#define FTS_LIMIT 300         /* phrasings retrieved */
-#define BIGRAM_WEIGHT 1.0     /* a bigram's weight relative to its IDF */
+#define FTS_TERMS 6           /* rarest terms sent to FTS5: ranking cost grows with matches */
+#define FTS_LIMIT 100         /* phrasings retrieved */
 #define ANSWER_WEIGHT 0.8     /* matching an answer counts less than a phrasing */
 #define MODEL_MAX_ENTRIES 5000 /* beyond this, similarity alone (training cost) */
 #ifndef MODEL_EPOCHS

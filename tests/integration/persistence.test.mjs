@@ -43,7 +43,7 @@ test('SIGTERM exits 0 and a new server on the same db resumes the whole history'
   assert.equal(w.conversation, welcome.conversation);
   assert.equal(w.resumed, true);
   const expected = asked.flatMap(([q, { ack, reply }]) => [
-    { id: ack.id, role: 'patient', type: 'message', text: q },
+    { id: ack.id, role: 'patient', type: 'message', text: q, client_id: ack.client_id },
     { id: reply.id, role: 'bot', type: reply.type, text: reply.text, reply_to: ack.id },
   ]);
   assert.deepEqual(w.history.map((e) => e.id), expected.map((e) => e.id), JSON.stringify(w.history));

@@ -28,12 +28,14 @@ async function helloOn(hello) {
 const TS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)$/;
 
 // The history events a patient should see again for one ask(): the message, then the reply.
+// The bot event carries the same fields as the live frame; the patient message carries the
+// client_id it was sent with (so a client can recognise its own messages after a reconnect).
 function expectedEvents(text, { ack, reply }) {
   const bot = { id: reply.id, role: 'bot', type: reply.type, text: reply.text, reply_to: ack.id };
-  if (reply.entry !== undefined) bot.entry = reply.entry;
-  if (reply.reason !== undefined) bot.reason = reply.reason;
-  if (reply.confidence !== undefined) bot.confidence = reply.confidence;
-  return [{ id: ack.id, role: 'patient', type: 'message', text }, bot];
+  for (const k of ['entry', 'reason', 'confidence', 'suggestions']) {
+    if (reply[k] !== undefined) bot[k] = reply[k];
+  }
+  return [{ id: ack.id, role: 'patient', type: 'message', text, client_id: ack.client_id }, bot];
 }
 
 function assertHistory(history, expected) {
