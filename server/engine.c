@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "model.h"
@@ -12,12 +13,16 @@
 #include "util.h"
 
 #define MAX_QUERY_TERMS (TEXT_MAX_WORDS * 2)
+#define MAX_FEATS (TEXT_MAX_WORDS * 12)  /* classifier features of one text */
 #define FTS_TERMS 6           /* rarest terms sent to FTS5: ranking cost grows with matches */
 #define FTS_LIMIT 100         /* phrasings retrieved */
 #define ANSWER_WEIGHT 0.8     /* matching an answer counts less than a phrasing */
 #define MODEL_MAX_ENTRIES 5000 /* beyond this, similarity alone (training cost) */
 #ifndef MODEL_EPOCHS
 #define MODEL_EPOCHS 40
+#endif
+#ifndef TRAIN_ANSWERS
+#define TRAIN_ANSWERS 0
 #endif
 #ifndef COVERAGE_POWER
 #define COVERAGE_POWER 1.0
@@ -53,7 +58,9 @@ typedef struct ix {
 	char **fts_rows;            /* the unigram terms of each phrasing, for FTS5 */
 	/* the classifier over phrasings; NULL for very large knowledge bases */
 	model *lr;
-	int *feat_of_term;          /* term id -> model feature, or -1 */
+	strmap *fvocab;             /* classifier feature -> id */
+	double *fidf;
+	size_t cap_feat;
 	int n_feat;
 } ix;
 
@@ -111,7 +118,8 @@ static void ix_free(ix *x)
 		free(x->fts_rows[i]);
 	free(x->fts_rows);
 	model_free(x->lr);
-	free(x->feat_of_term);
+	strmap_free(x->fvocab);
+	free(x->fidf);
 	free(x);
 }
 
@@ -285,41 +293,131 @@ static int add_phrase(ix *x, text_analyzer *ta, int entry, const char *textin, t
 	return 0;
 }
 
-/* Trains the classifier: one example per phrasing (not answers), features
- * the phrasing's terms weighted by IDF and scaled to unit length, exactly as
- * a question is at query time. */
-static int train_model(ix *x)
+/* Classifier features of analysed text (stop words kept): stems and the
+ * bigrams of neighbours, as ids in x->fvocab (added when add is set; unknown
+ * ones skipped otherwise). Returns the number of distinct ids in f. */
+static size_t model_features(ix *x, const text_terms *tt, const char *const *terms, int add,
+			     int *f)
+{
+	char bigram[2 * TEXT_MAX_WORD + 2];
+	size_t n = 0;
+	for (size_t i = 0; i < tt->n && n < MAX_FEATS; i++) {
+		for (int b = 0; b < 2; b++) {
+			const char *key = terms[i];
+			int id;
+			if (b) {
+				if (i + 1 >= tt->n)
+					break;
+				snprintf(bigram, sizeof bigram, "%s %s", terms[i], terms[i + 1]);
+				key = bigram;
+			}
+			id = strmap_get(x->fvocab, key, -1);
+			if (id < 0 && add) {
+				if (reserve((void **)&x->fidf, &x->cap_feat, (size_t)x->n_feat + 1,
+					    sizeof *x->fidf) < 0 || strmap_put(x->fvocab, key, x->n_feat) < 0)
+					return 0;
+				x->fidf[x->n_feat] = 0;
+				id = x->n_feat++;
+			}
+			if (id >= 0 && n < MAX_FEATS)
+				f[n++] = id;
+		}
+	}
+	/* Character trigrams of each word, with boundaries ("<ap", "app", ...):
+	 * they carry a misspelt or inflected word most of the way to its entry. */
+	for (size_t i = 0; i < tt->n && n < MAX_FEATS; i++) {
+		char padded[TEXT_MAX_WORD + 3], key[8];
+		size_t wl = strlen(tt->word[i]);
+		snprintf(padded, sizeof padded, "<%s>", tt->word[i]);
+		for (size_t k = 0; k + 3 <= wl + 2 && n < MAX_FEATS; k++) {
+			int id;
+			snprintf(key, sizeof key, "#%.3s", padded + k);
+			id = strmap_get(x->fvocab, key, -1);
+			if (id < 0 && add) {
+				if (reserve((void **)&x->fidf, &x->cap_feat, (size_t)x->n_feat + 1,
+					    sizeof *x->fidf) < 0 || strmap_put(x->fvocab, key, x->n_feat) < 0)
+					return 0;
+				x->fidf[x->n_feat] = 0;
+				id = x->n_feat++;
+			}
+			if (id >= 0)
+				f[n++] = id;
+		}
+	}
+	return sort_unique(f, n);
+}
+
+/* Unit-length IDF weights for features f[0..n). */
+static void model_values(const ix *x, const int *f, size_t n, float *v)
+{
+	double norm = 0;
+	for (size_t k = 0; k < n; k++)
+		norm += x->fidf[f[k]] * x->fidf[f[k]];
+	norm = norm > 0 ? sqrt(norm) : 1;
+	for (size_t k = 0; k < n; k++)
+		v[k] = (float)(x->fidf[f[k]] / norm);
+}
+
+/* Trains the classifier: one example per phrasing (question and
+ * alternates, not answers), weighted exactly as a question is at query
+ * time. */
+static int train_model(ix *x, text_analyzer *ta)
 {
 	model_example *ex = NULL;
-	int *feats = NULL;
+	int *feats = NULL, *seen = NULL;
 	float *vals = NULL;
-	size_t n_ex = 0;
+	size_t n_ex = 0, used = 0, cap = 0, n_phr = 0;
 	int rc = -1;
 
-	x->feat_of_term = malloc((x->n_terms + 1) * sizeof *x->feat_of_term);
-	ex = calloc(x->n_phrases + 1, sizeof *ex);
-	feats = malloc((x->n_pterms + 1) * sizeof *feats);
-	vals = malloc((x->n_pterms + 1) * sizeof *vals);
-	if (!x->feat_of_term || !ex || !feats || !vals)
+	if (!(x->fvocab = strmap_new()))
+		return -1;
+	for (size_t i = 0; i < x->kb.n; i++)
+		n_phr += 2 + x->kb.v[i].n_alternates;
+	if (!(ex = calloc(n_phr + 1, sizeof *ex)))
 		goto out;
-	for (size_t t = 0; t < x->n_terms; t++)
-		x->feat_of_term[t] = -1;
-	x->n_feat = 0;
-	for (size_t p = 0; p < x->n_phrases; p++) {
-		if (x->ph_weight[p] < 1.0 || x->ph_norm[p] <= 0)
-			continue;
-		model_example *e = &ex[n_ex++];
-		e->feat = feats + x->ph_off[p];
-		e->val = vals + x->ph_off[p];
-		e->label = x->ph_entry[p];
-		for (size_t k = x->ph_off[p]; k < x->ph_off[p + 1]; k++) {
-			int t = x->terms[k];
-			if (x->feat_of_term[t] < 0)
-				x->feat_of_term[t] = x->n_feat++;
-			feats[k] = x->feat_of_term[t];
-			vals[k] = (float)(x->idf[t] / x->ph_norm[p]);
-			e->n++;
+	for (size_t i = 0; i < x->kb.n; i++) {
+		const kb_entry *k = &x->kb.v[i];
+		for (size_t a = 0; a <= k->n_alternates + TRAIN_ANSWERS; a++) {
+			const char *t = a == 0 ? k->question : a <= k->n_alternates ? k->alternates[a - 1] : k->answer;
+			text_terms tt;
+			int f[MAX_FEATS];
+			size_t n;
+			text_analyze_all(ta, t, strlen(t), (int)x->entries[i].lang, &tt);
+			n = model_features(x, &tt, tt.term, 1, f);
+			if (n == 0)
+				continue;
+			if (reserve((void **)&feats, &cap, used + n, sizeof *feats) < 0)
+				goto out;
+			memcpy(feats + used, f, n * sizeof *f);
+			ex[n_ex].n = (int)n;
+			ex[n_ex].label = (int)i;
+			ex[n_ex].feat = (const int *)(uintptr_t)used; /* offset until feats settles */
+			n_ex++;
+			used += n;
 		}
+	}
+	/* IDF over entries. */
+	if (!(seen = malloc(((size_t)x->n_feat + 1) * sizeof *seen)) ||
+	    !(vals = malloc((used + 1) * sizeof *vals)))
+		goto out;
+	for (int f = 0; f < x->n_feat; f++)
+		seen[f] = -1;
+	for (size_t e = 0; e < n_ex; e++) {
+		const int *f = feats + (uintptr_t)ex[e].feat;
+		for (int k = 0; k < ex[e].n; k++) {
+			if (seen[f[k]] != ex[e].label) {
+				seen[f[k]] = ex[e].label;
+				x->fidf[f[k]] += 1;
+			}
+		}
+	}
+	for (int f = 0; f < x->n_feat; f++)
+		x->fidf[f] = log(1.0 + (double)x->n_entries / x->fidf[f]);
+	for (size_t e = 0; e < n_ex; e++) {
+		size_t off = (uintptr_t)ex[e].feat;
+		ex[e].feat = feats + off;
+		ex[e].val = vals + off;
+		model_values(x, ex[e].feat, (size_t)ex[e].n, vals + off);
 	}
 	x->lr = model_train(ex, n_ex, x->n_feat, (int)x->n_entries, MODEL_EPOCHS, 1);
 	rc = x->lr ? 0 : -1;
@@ -327,6 +425,7 @@ out:
 	free(ex);
 	free(feats);
 	free(vals);
+	free(seen);
 	return rc;
 }
 
@@ -378,7 +477,7 @@ static ix *ix_build(store *st, text_analyzer *ta, char *err, size_t errsz)
 			norm += x->idf[x->terms[k]] * x->idf[x->terms[k]];
 		x->ph_norm[p] = sqrt(norm);
 	}
-	if (x->n_entries >= 2 && x->n_entries <= MODEL_MAX_ENTRIES && train_model(x) < 0)
+	if (x->n_entries >= 2 && x->n_entries <= MODEL_MAX_ENTRIES && train_model(x, ta) < 0)
 		goto oom;
 	free(seen);
 	return x;
@@ -727,22 +826,35 @@ found:
 	/* The classifier's view, over all entries; its best few join the
 	 * candidates even when FTS5 ranked them low. */
 	if (x->lr) {
-		int mf[MAX_QUERY_TERMS];
-		float mv[MAX_QUERY_TERMS];
-		int nf = 0;
+		int mf[MAX_FEATS];
+		float mv[MAX_FEATS];
+		const char *fterms[TEXT_MAX_WORDS];
+		char ffixed[TEXT_MAX_WORDS][TEXT_MAX_WORD + 1];
+		text_terms all;
+		size_t nf;
 		prob = malloc(x->n_entries * sizeof *prob);
 		if (!prob) {
 			snprintf(err, errsz, "out of memory");
 			rc = -1;
 			goto out;
 		}
-		for (size_t i = 0; i < nq; i++) {
-			if (qids[i] < 0 || x->feat_of_term[qids[i]] < 0)
+		text_analyze_all(e->ta, text, len, (int)tt.lang, &all);
+		for (size_t i = 0; i < all.n; i++) {
+			const char *w;
+			text_terms one;
+			fterms[i] = all.term[i];
+			if (strmap_get(x->fvocab, all.term[i], -1) >= 0 ||
+			    !(w = correct_word(x, all.word[i])))
 				continue;
-			mf[nf] = x->feat_of_term[qids[i]];
-			mv[nf++] = (float)(x->idf[qids[i]] / qnorm);
+			text_analyze_all(e->ta, w, strlen(w), (int)tt.lang, &one);
+			if (one.n == 1) {
+				snprintf(ffixed[i], sizeof ffixed[i], "%s", one.term[0]);
+				fterms[i] = ffixed[i];
+			}
 		}
-		model_predict(x->lr, mf, mv, nf, prob);
+		nf = model_features((ix *)x, &all, fterms, 0, mf);
+		model_values(x, mf, nf, mv);
+		model_predict(x->lr, mf, mv, (int)nf, prob);
 		for (int k = 0; k < 3; k++) {
 			size_t best = 0;
 			for (size_t i = 1; i < x->n_entries; i++)

@@ -20,7 +20,7 @@
 #include "text.h"
 
 #define ENGINE_TOP_K 10
-#define ENGINE_DEFAULT_THRESHOLD 0.3
+#define ENGINE_DEFAULT_THRESHOLD 0.35
 
 typedef struct engine engine;
 

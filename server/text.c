@@ -264,8 +264,8 @@ static const char *expand_shorthand(const char *w)
 	return w;
 }
 
-void text_analyze(text_analyzer *ta, const char *s, size_t len, int lang,
-		  text_terms *out)
+static void analyze(text_analyzer *ta, const char *s, size_t len, int lang, int all,
+		    text_terms *out)
 {
 	char wordbuf[TEXT_MAX_WORDS * (TEXT_MAX_WORD + 1)];
 	const char *words[TEXT_MAX_WORDS];
@@ -301,7 +301,7 @@ void text_analyze(text_analyzer *ta, const char *s, size_t len, int lang,
 
 	/* Keep stop words only when nothing else is left. */
 	keep_stop = 1;
-	for (size_t i = 0; i < ne; i++)
+	for (size_t i = 0; i < ne && !all; i++)
 		if (!text_is_stopword(expanded[i], out->lang))
 			keep_stop = 0;
 
@@ -333,4 +333,14 @@ void text_analyze(text_analyzer *ta, const char *s, size_t len, int lang,
 		out->term[out->n] = tcopy;
 		out->n++;
 	}
+}
+
+void text_analyze(text_analyzer *ta, const char *s, size_t len, int lang, text_terms *out)
+{
+	analyze(ta, s, len, lang, 0, out);
+}
+
+void text_analyze_all(text_analyzer *ta, const char *s, size_t len, int lang, text_terms *out)
+{
+	analyze(ta, s, len, lang, 1, out);
 }

@@ -50,6 +50,11 @@ text_lang text_detect_lang(const char *raw, size_t rawlen,
 void text_analyze(text_analyzer *ta, const char *s, size_t len, int lang,
 		  text_terms *out);
 
+/* The same pipeline keeping stop words: "what is my" and "how do i" tell
+ * intents apart even though they say nothing about the topic. */
+void text_analyze_all(text_analyzer *ta, const char *s, size_t len, int lang,
+		      text_terms *out);
+
 /* 1 if the folded word is a stop word in lang. */
 int text_is_stopword(const char *word, text_lang lang);
 

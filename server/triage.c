@@ -66,6 +66,8 @@ static const char *const emergency[] = {
 	"isnt responding", "seizing", "seizure*", "spurting", "bleeding lot", "lot blood",
 	"odd feel*", "swallowed&pill*", "ate&pills", "took&pills", "swallowed&battery",
 	"ate&poison", "drank&poison", "swallowed&poison", "drank&cleaning", "drank&bleach",
+	"swallowed&bleach", "drank&antifreeze", "swallowed&antifreeze", "ate&detergent",
+	"swallowed&detergent",
 	"dont want alive", "dont want live", "not want live", "end* it all", "jump* bridge",
 	"jump* building", "kill* himself", "kill* herself", "kill* themsel*", "goodbye note",
 	"suicide note", "lips swell*", "face swell*", "swelling lips", "boiling water",

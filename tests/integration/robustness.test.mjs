@@ -110,7 +110,7 @@ test('a message (or feedback) before hello is no_session; hello then works on th
 
 test('a question made of FTS5 query syntax and emoji gets a normal reply, not an error', async () => {
   const [chat, welcome] = await open();
-  const piece = '" * NEAR( - AND OR ^ : ( ) 😷🤒💊🩺 {col}: "" NOT * + - ';
+  const piece = '" * NEAR( - AND OR ^ : ( ) 😷🤒💊🩺🦷👶 {col}: "" NOT * + - 🏥 ';
   const chars = (x) => [...x].length;
   let text = 'hours? ';
   while (chars(text + piece) <= 3990) text += piece;

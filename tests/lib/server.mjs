@@ -34,7 +34,7 @@ export async function startServer(extraArgs = [], { keepDir } = {}) {
     url: origin + '/', port, origin, db, dir, proc,
     stderr: () => err,
     async stop({ keepFiles = false } = {}) {
-      if (proc.exitCode === null) {
+      if (proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise((r) => proc.once('exit', (code, sig) => r({ code, sig })));
         proc.kill('SIGTERM');
         const res = await exited;
