@@ -909,6 +909,8 @@ int main(int argc, char **argv)
 	lws_set_log_level(LLL_ERR, NULL);
 	memset(&info, 0, sizeof info);
 	info.port = CONTEXT_PORT_NO_LISTEN;
+	/* send --origin as given: by default lws 4.1 prepends "http://" */
+	info.options = LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN;
 	info.protocols = protocols;
 	info.timeout_secs = 20;
 	info.connect_timeout_secs = 20;

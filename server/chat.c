@@ -76,12 +76,14 @@ static int send_error(chat_session *s, chat_emit_fn emit, void *user, const char
 static int allow_frame(chat_ctx *ctx, chat_session *s)
 {
 	int64_t now = ctx->now_us();
+	double burst = ctx->burst > 0 ? ctx->burst : CHAT_BURST;
+	double refill = ctx->refill_per_sec > 0 ? ctx->refill_per_sec : CHAT_REFILL_PER_SEC;
 	if (s->refilled_us == 0) {
-		s->tokens = CHAT_BURST;
+		s->tokens = burst;
 	} else {
-		s->tokens += (double)(now - s->refilled_us) / 1e6 * CHAT_REFILL_PER_SEC;
-		if (s->tokens > CHAT_BURST)
-			s->tokens = CHAT_BURST;
+		s->tokens += (double)(now - s->refilled_us) / 1e6 * refill;
+		if (s->tokens > burst)
+			s->tokens = burst;
 	}
 	s->refilled_us = now;
 	if (s->tokens < 1.0)

@@ -15,7 +15,7 @@
 #include "store.h"
 
 #define CHAT_MAX_TEXT 4000        /* characters of one patient message */
-#define CHAT_BURST 10             /* frames allowed at once ... */
+#define CHAT_BURST 10             /* default: frames allowed at once ... */
 #define CHAT_REFILL_PER_SEC 1.0   /* ... refilled at this rate */
 
 /* Messages the bot says; borrowed strings, owned by whoever configured them. */
@@ -32,6 +32,8 @@ typedef struct chat_ctx {
 	engine *eng;
 	chat_messages msg;
 	int64_t (*now_us)(void);        /* monotonic clock, injectable for tests */
+	double burst;                   /* rate limit per connection; 0: CHAT_BURST */
+	double refill_per_sec;          /* 0: CHAT_REFILL_PER_SEC */
 } chat_ctx;
 
 /* Per connection; zero it before the first frame. */

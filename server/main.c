@@ -25,6 +25,7 @@ static void usage(FILE *f)
 	fputs("usage:\n"
 	      "  frontdesk serve [--listen ADDR:PORT] [--db PATH] [--web DIR] [--kb-dir DIR]\n"
 	      "                  [--allow-origin URL]... [--threshold X] [--max-conn-per-ip N]\n"
+	      "                  [--rate-burst N] [--rate-per-sec R]\n"
 	      "  frontdesk kb import [--db PATH] FILE...\n"
 	      "  frontdesk kb export [--db PATH]\n"
 	      "  frontdesk ask [--db PATH] [--threshold X] TEXT\n"
@@ -145,6 +146,8 @@ static int cmd_serve(int argc, char **argv)
 			cfg.origins[cfg.n_origins++] = v;
 		else if (strcmp(a, "--threshold") == 0 && parse_double(v, &threshold) == 0) ;
 		else if (strcmp(a, "--max-conn-per-ip") == 0) cfg.max_conn_per_ip = atoi(v);
+		else if (strcmp(a, "--rate-burst") == 0 && atof(v) >= 1) ctx.burst = atof(v);
+		else if (strcmp(a, "--rate-per-sec") == 0 && atof(v) > 0) ctx.refill_per_sec = atof(v);
 		else {
 			fprintf(stderr, "frontdesk serve: bad option %s %s\n", a, v);
 			usage(stderr);
