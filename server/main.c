@@ -341,6 +341,9 @@ static int cmd_eval(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* The database holds health information: files we create are the
+	 * owner's alone (data/ 0700, frontdesk.db and its WAL 0600). */
+	umask(077);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
