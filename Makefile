@@ -14,7 +14,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LIBS      = $(PKG_LIBS) -lstemmer -lcrypto -lm
 
 CORE_SRC  = server/util.c server/strmap.c server/text.c server/kbfile.c server/store.c \
-            server/triage.c server/model.c server/engine.c server/chat.c server/eval.c
+            server/triage.c server/model.c server/engine.c server/chat.c server/eval.c server/hours.c
 SRV_SRC   = server/server.c server/main.c
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 
@@ -68,10 +68,10 @@ test:
 	@$(MAKE) --no-print-directory all asan
 	@tests/run.sh
 
+# Answer quality, frontdesk and NLP.js side by side (a few minutes).
 bench-quality: all
-	@for set in clinc150 quebec-covid; do \
-	  ./$(B)/frontdesk eval --kb ../shared/bench/$$set/kb.jsonl --queries ../shared/bench/$$set/dev.jsonl | tail -n 1; \
-	done
+	@scripts/deps.sh test
+	@bench/quality.sh
 
 clean:
 	rm -rf $(B) $(A)
