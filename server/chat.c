@@ -178,7 +178,7 @@ const char *chat_reply_text(const chat_ctx *ctx, const engine_decision *d)
 {
 	switch (d->kind) {
 	case ENGINE_ANSWER:
-		return d->entry->answer;
+		return d->text[0] ? d->text : d->entry->answer;
 	case ENGINE_EMERGENCY:
 		return ctx->msg.emergency[d->lang];
 	case ENGINE_HANDOFF:

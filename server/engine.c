@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "hours.h"
 #include "model.h"
 #include "strmap.h"
 #include "triage.h"
@@ -68,9 +69,47 @@ struct engine {
 	store *st;
 	text_analyzer *ta;
 	ix *ix;
+	hours_config *hours;        /* NULL when the store has none */
+	int64_t (*now_unix)(void);
 	double threshold;
 	sqlite3_stmt *fts;
 };
+
+static int64_t real_clock(void)
+{
+	return util_now_us() / 1000000;
+}
+
+void engine_set_clock(engine *e, int64_t (*now_unix)(void))
+{
+	e->now_unix = now_unix ? now_unix : real_clock;
+}
+
+/* Loads the "hours" config from the store's meta table, if any. */
+static int load_hours(engine *e, hours_config **out, char *err, size_t errsz)
+{
+	char *buf = malloc(65536);
+	json_t *j;
+	json_error_t jerr;
+	int rc = 0;
+	*out = NULL;
+	if (!buf) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	if (store_meta_get(e->st, "hours", buf, 65536) == 0 && buf[0]) {
+		char why[256];
+		j = json_loads(buf, JSON_REJECT_DUPLICATES, &jerr);
+		*out = j ? hours_config_parse(j, why, sizeof why) : NULL;
+		if (!*out) {
+			snprintf(err, errsz, "opening hours: %s", j ? why : jerr.text);
+			rc = -1;
+		}
+		json_decref(j);
+	}
+	free(buf);
+	return rc;
+}
 
 const char *engine_kind_name(engine_kind k)
 {
@@ -530,15 +569,23 @@ out:
 
 int engine_reload(engine *e, char *err, size_t errsz)
 {
-	ix *x = ix_build(e->st, e->ta, err, errsz);
-	if (!x)
+	hours_config *h;
+	ix *x;
+	if (load_hours(e, &h, err, errsz) < 0)
 		return -1;
+	if (!(x = ix_build(e->st, e->ta, err, errsz))) {
+		hours_config_free(h);
+		return -1;
+	}
 	if (sync_fts(e, x, err, errsz) < 0) {
 		ix_free(x);
+		hours_config_free(h);
 		return -1;
 	}
 	ix_free(e->ix);
 	e->ix = x;
+	hours_config_free(e->hours);
+	e->hours = h;
 	return 0;
 }
 
@@ -552,6 +599,7 @@ int engine_open(store *st, engine **out, char *err, size_t errsz)
 	}
 	e->st = st;
 	e->threshold = ENGINE_DEFAULT_THRESHOLD;
+	e->now_unix = real_clock;
 	if (engine_reload(e, err, errsz) < 0)
 		goto fail;
 	if (sqlite3_prepare_v3(store_db(st),
@@ -574,6 +622,7 @@ void engine_free(engine *e)
 		return;
 	sqlite3_finalize(e->fts);
 	ix_free(e->ix);
+	hours_config_free(e->hours);
 	text_analyzer_free(e->ta);
 	free(e);
 }
@@ -659,6 +708,40 @@ static const engine_entry *language_twin(const engine *e, const engine_entry *en
 		return ent;
 	twin = engine_find(e, id);
 	return twin ? twin : ent;
+}
+
+/* "Are you open now / on Saturday / on Christmas?": when the question asks
+ * about a time and one of the best three entries is one the hours config
+ * covers, answer from the structured hours at the actual time. A confident
+ * answer from another entry ("flu shots on saturday?") stands. */
+static void answer_hours(engine *e, const char *text, size_t len, engine_decision *out)
+{
+	char buf[TEXT_MAX_WORDS * (TEXT_MAX_WORD + 1)];
+	const char *words[TEXT_MAX_WORDS];
+	const engine_entry *ent = NULL;
+	hours_query q;
+	size_t n;
+
+	if (!e->hours)
+		return;
+	n = text_words(text, len, buf, sizeof buf, words, TEXT_MAX_WORDS);
+	if (!hours_parse_question(words, n, &q))
+		return;
+	for (size_t i = 0; i < out->n_matches && i < 3 && !ent; i++)
+		if (hours_config_covers(e->hours, out->matches[i].entry->id))
+			ent = out->matches[i].entry;
+	if (!ent || (out->kind == ENGINE_ANSWER && !hours_config_covers(e->hours, out->entry->id)))
+		return;
+	if (hours_answer(e->hours, &q, e->now_unix(), out->lang == TEXT_LANG_ES, out->text,
+			 sizeof out->text) < 0) {
+		out->text[0] = '\0';
+		return;
+	}
+	out->kind = ENGINE_ANSWER;
+	out->reason = ENGINE_REASON_NONE;
+	out->entry = language_twin(e, ent, out->lang);
+	if (out->confidence < e->threshold)
+		out->confidence = e->threshold;
 }
 
 typedef struct cand {
@@ -913,6 +996,7 @@ found:
 			out->entry = language_twin(e, out->matches[0].entry, out->lang);
 		}
 	}
+	answer_hours(e, text, len, out);
 out:
 	free(prob);
 	free(cands);

@@ -8,6 +8,9 @@
  *      phrasing's. The cosine is in [0,1] and does not grow with length, so
  *      the confidence means the same for 3 words and 30.
  *   5. confidence >= threshold: answer; otherwise a handoff with suggestions.
+ *   6. "are you open now / on Saturday / on Christmas?" when the best entry is
+ *      an opening-hours one: answered from structured hours (hours.h) at the
+ *      actual time in the clinic's time zone.
  *
  * The engine keeps the knowledge base in memory (read-only after build) and
  * owns the FTS5 rows in the store's database. No network code here. */
@@ -61,6 +64,8 @@ typedef struct engine_decision {
 	size_t n_matches;            /* ranked candidates, best first */
 	engine_match matches[ENGINE_TOP_K];
 	const char *triage_pattern;  /* which pattern fired, for tests and logs */
+	char text[1024];             /* a generated answer (opening hours at the
+				      * asked time); "" means entry->answer */
 } engine_decision;
 
 /* Builds the engine from the store's published entries (and the FTS5 index
@@ -72,6 +77,11 @@ void engine_free(engine *e);
 /* Rebuilds from the store after the knowledge base changed. On failure the
  * engine keeps its previous contents. */
 int engine_reload(engine *e, char *err, size_t errsz);
+
+/* Opening hours: the store's "hours" config (see hours.h), applied on the
+ * next engine_reload/engine_open; and the wall clock (unix seconds) used to
+ * answer "are you open now?", injectable for tests (NULL: the real one). */
+void engine_set_clock(engine *e, int64_t (*now_unix)(void));
 
 /* The answer threshold in [0,1]. */
 void engine_set_threshold(engine *e, double threshold);

@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "chat.h"
 #include "engine.h"
 #include "eval.h"
+#include "hours.h"
 #include "kbfile.h"
 #include "server.h"
 #include "store.h"
@@ -28,6 +30,7 @@ static void usage(FILE *f)
 	      "                  [--rate-burst N] [--rate-per-sec R]\n"
 	      "  frontdesk kb import [--db PATH] FILE...\n"
 	      "  frontdesk kb export [--db PATH]\n"
+	      "  frontdesk kb hours [--db PATH] FILE   (opening hours, see kb/hours.json)\n"
 	      "  frontdesk ask [--db PATH] [--threshold X] TEXT\n"
 	      "  frontdesk eval --kb FILE --queries FILE [--threshold X] [--verbose]\n"
 	      "defaults: --listen 127.0.0.1:8080 --db " DEFAULT_DB " --web web --kb-dir kb\n", f);
@@ -87,6 +90,36 @@ static int import_files(store *st, char **files, int n, FILE *report)
 	return 0;
 }
 
+/* Validates an opening-hours file (hours.h) and stores it for the engine. */
+static int import_hours(store *st, const char *path, FILE *report)
+{
+	json_error_t jerr;
+	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	char why[256], *text = NULL;
+	hours_config *c = NULL;
+	int rc = -1;
+	if (!j) {
+		fprintf(report, "%s:%d: %s\n", path, jerr.line, jerr.text);
+		return -1;
+	}
+	if (!(c = hours_config_parse(j, why, sizeof why))) {
+		fprintf(report, "%s: %s\n", path, why);
+		goto out;
+	}
+	if (!(text = json_dumps(j, JSON_COMPACT)) ||
+	    store_meta_set(st, "hours", text, why, sizeof why) < 0) {
+		fprintf(report, "%s: not stored: %s\n", path, text ? why : "out of memory");
+		goto out;
+	}
+	fprintf(report, "frontdesk: opening hours from %s\n", path);
+	rc = 0;
+out:
+	free(text);
+	hours_config_free(c);
+	json_decref(j);
+	return rc;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -114,6 +147,12 @@ static int seed_from_dir(store *st, const char *dir)
 	closedir(d);
 	qsort(files, (size_t)n, sizeof *files, cmp_str);
 	rc = import_files(st, files, n, stderr);
+	if (rc == 0) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/hours.json", dir);
+		if (access(path, R_OK) == 0)
+			rc = import_hours(st, path, stderr);
+	}
 	for (int i = 0; i < n; i++)
 		free(files[i]);
 	return rc;
@@ -236,6 +275,8 @@ static int cmd_kb(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "import") == 0) {
 		rc = import_files(st, argv + 1, argc - 1, stderr) < 0 ? 1 : 0;
+	} else if (strcmp(argv[0], "hours") == 0 && argc == 2) {
+		rc = import_hours(st, argv[1], stderr) < 0 ? 1 : 0;
 	} else if (strcmp(argv[0], "export") == 0) {
 		kb_list kb = { 0 };
 		if (store_kb_load(st, &kb, err, sizeof err) < 0) {

@@ -25,5 +25,6 @@ void test_kbfile(void);
 void test_triage(void);
 void test_engine(void);
 void test_chat(void);
+void test_hours(void);
 
 #endif

@@ -7,6 +7,17 @@
 #include "kbfile.h"
 #include "store.h"
 
+/* Stores kb/hours.json as the opening-hours config. */
+static int load_hours_file(store *st, char *err, size_t errsz)
+{
+	json_t *j = json_load_file("kb/hours.json", 0, NULL);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	int rc = text ? store_meta_set(st, "hours", text, err, errsz) : -1;
+	free(text);
+	json_decref(j);
+	return rc;
+}
+
 /* The default knowledge base in a fresh in-memory store. */
 int test_open_default(store **st, engine **eng);
 int test_open_default(store **st, engine **eng)
@@ -18,6 +29,7 @@ int test_open_default(store **st, engine **eng)
 	    kb_parse_file("kb/clinic-es.jsonl", &l, stderr, err, sizeof err) != 0 ||
 	    store_open(":memory:", st, err, sizeof err) < 0 ||
 	    store_kb_upsert(*st, &l, err, sizeof err) < 0 ||
+	    load_hours_file(*st, err, sizeof err) < 0 ||
 	    engine_open(*st, eng, err, sizeof err) < 0)
 		fprintf(stderr, "cannot open the default knowledge base: %s\n", err);
 	else
@@ -31,6 +43,11 @@ int test_open_default(store **st, engine **eng)
  * never get a wrong answer: the right entry, or a handoff to a person (the
  * safe failure). And most of them must be answered. */
 #define ANSWERED_FLOOR 0.80
+
+static int64_t saturday_morning(void)
+{
+	return 1795277700; /* 2026-11-21 16:15:00 UTC */
+}
 
 static void answers_table(engine *eng)
 {
@@ -177,6 +194,30 @@ void test_engine(void)
 		CHECKF(d.kind == ENGINE_ANSWER && d.entry->lang == TEXT_LANG_ES, "got %s %s",
 		       engine_kind_name(d.kind), d.entry ? d.entry->id : "-");
 		CHECK(d.lang == TEXT_LANG_ES);
+	}
+	CASE_END();
+
+	CASE_BEGIN("engine: \"are you open now?\" is answered from the hours at the actual time");
+	{
+		/* Saturday 2026-11-21 10:15 in Chicago (CST, UTC-6) = 16:15 UTC */
+		static const struct { const char *q, *lang, *want; } cases[] = {
+			{ "are you open now?", "en", "Northgate office is open now until 1:00 pm" },
+			{ "are you open on christmas?", "en", "closed" },
+			{ "¿están abiertos hoy?", "es", "abierta ahora" },
+		};
+		engine_set_clock(eng, saturday_morning);
+		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+			engine_decide(eng, cases[i].q, strlen(cases[i].q), -1, &d, err, sizeof err);
+			CHECKF(d.kind == ENGINE_ANSWER && d.text[0] && strstr(d.text, cases[i].want),
+			       "\"%s\": %s %s \"%s\"", cases[i].q, engine_kind_name(d.kind),
+			       d.entry ? d.entry->id : "-", d.text);
+			CHECK(d.entry && strncmp(d.entry->id, "hours-", 6) == 0);
+			CHECK(d.lang == (strcmp(cases[i].lang, "es") == 0 ? TEXT_LANG_ES : TEXT_LANG_EN));
+		}
+		/* without a time in the question, the static answer stands */
+		engine_decide(eng, "what are your opening hours", 27, -1, &d, err, sizeof err);
+		CHECK(d.kind == ENGINE_ANSWER && d.text[0] == '\0');
+		engine_set_clock(eng, NULL);
 	}
 	CASE_END();
 

@@ -12,6 +12,7 @@ int main(void)
 	test_triage();
 	test_engine();
 	test_chat();
+	test_hours();
 	printf("%d passed, %d failed\n", harness_passed, harness_failed);
 	return harness_failed ? 1 : 0;
 }
