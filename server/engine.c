@@ -16,7 +16,7 @@
 #define MAX_QUERY_TERMS (TEXT_MAX_WORDS * 2)
 #define MAX_FEATS (TEXT_MAX_WORDS * 12)  /* classifier features of one text */
 #define FTS_TERMS 6           /* rarest terms sent to FTS5: ranking cost grows with matches */
-#define FTS_LIMIT 100         /* phrasings retrieved */
+#define FTS_LIMIT 40          /* entries retrieved */
 #define ANSWER_WEIGHT 0.8     /* matching an answer counts less than a phrasing */
 #define MODEL_MAX_ENTRIES 5000 /* beyond this, similarity alone (training cost) */
 #ifndef MODEL_EPOCHS
@@ -528,39 +528,57 @@ fail:
 	return NULL;
 }
 
-/* Writes phrase_fts from the index unless it was built from this kb version. */
+/* Writes entry_fts from the index unless it was built from this kb version. */
 static int sync_fts(engine *e, ix *x, char *err, size_t errsz)
 {
 	sqlite3 *db = store_db(e->st);
 	sqlite3_stmt *ins = NULL;
-	char kbv[32], ftsv[32];
+	char kbv[32], ftsv[32], *row = NULL;
+	size_t cap = 0;
 	int rc = -1;
 
 	store_meta_get(e->st, "kb_version", kbv, sizeof kbv);
-	store_meta_get(e->st, "fts_version", ftsv, sizeof ftsv);
+	store_meta_get(e->st, "fts_entry_version", ftsv, sizeof ftsv);
 	if (kbv[0] && strcmp(kbv, ftsv) == 0)
 		return 0;
 	if (store_begin(e->st, err, errsz) < 0)
 		return -1;
-	if (sqlite3_exec(db, "DELETE FROM phrase_fts", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO phrase_fts(rowid, terms) VALUES(?1, ?2)", -1,
+	if (sqlite3_exec(db, "DELETE FROM entry_fts", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO entry_fts(rowid, terms) VALUES(?1, ?2)", -1,
 			       &ins, NULL) != SQLITE_OK) {
 		snprintf(err, errsz, "fts: %s", sqlite3_errmsg(db));
 		goto out;
 	}
-	for (size_t p = 0; p < x->n_phrases; p++) {
-		sqlite3_bind_int64(ins, 1, (sqlite3_int64)p + 1);
-		sqlite3_bind_text(ins, 2, x->fts_rows[p], -1, SQLITE_STATIC);
+	for (size_t i = 0; i < x->n_entries; i++) {
+		size_t used = 0;
+		for (size_t p = x->ent_first[i]; p < x->ent_first[i] + x->ent_count[i]; p++) {
+			size_t l = strlen(x->fts_rows[p]);
+			if (reserve((void **)&row, &cap, used + l + 2, 1) < 0) {
+				snprintf(err, errsz, "out of memory");
+				goto out;
+			}
+			memcpy(row + used, x->fts_rows[p], l);
+			used += l;
+			row[used++] = ' ';
+		}
+		if (reserve((void **)&row, &cap, used + 1, 1) < 0) {
+			snprintf(err, errsz, "out of memory");
+			goto out;
+		}
+		row[used] = '\0';
+		sqlite3_bind_int64(ins, 1, (sqlite3_int64)i + 1);
+		sqlite3_bind_text(ins, 2, row, -1, SQLITE_STATIC);
 		if (sqlite3_step(ins) != SQLITE_DONE) {
 			snprintf(err, errsz, "fts insert: %s", sqlite3_errmsg(db));
 			goto out;
 		}
 		sqlite3_reset(ins);
 	}
-	if (store_meta_set(e->st, "fts_version", kbv, err, errsz) < 0)
+	if (store_meta_set(e->st, "fts_entry_version", kbv, err, errsz) < 0)
 		goto out;
 	rc = store_commit(e->st, err, errsz);
 out:
+	free(row);
 	sqlite3_finalize(ins);
 	if (rc < 0)
 		store_rollback(e->st);
@@ -603,7 +621,7 @@ int engine_open(store *st, engine **out, char *err, size_t errsz)
 	if (engine_reload(e, err, errsz) < 0)
 		goto fail;
 	if (sqlite3_prepare_v3(store_db(st),
-			       "SELECT rowid FROM phrase_fts WHERE phrase_fts MATCH ?1"
+			       "SELECT rowid FROM entry_fts WHERE entry_fts MATCH ?1"
 			       " ORDER BY rank LIMIT ?2", -1, SQLITE_PREPARE_PERSISTENT,
 			       &e->fts, NULL) != SQLITE_OK) {
 		snprintf(err, errsz, "fts: %s", sqlite3_errmsg(store_db(st)));
@@ -891,9 +909,9 @@ found:
 	sqlite3_bind_int(e->fts, 2, FTS_LIMIT);
 	while ((step = sqlite3_step(e->fts)) == SQLITE_ROW) {
 		sqlite3_int64 row = sqlite3_column_int64(e->fts, 0);
-		if (row < 1 || (size_t)row > x->n_phrases)
+		if (row < 1 || (size_t)row > x->n_entries)
 			continue;
-		int ent = x->ph_entry[row - 1];
+		int ent = (int)row - 1;
 		if (cand_of_entry[ent] < 0) {
 			cand_of_entry[ent] = (int)ncand;
 			cands[ncand++] = (cand){ ent, 0 };

@@ -2,7 +2,8 @@
  *
  *   1. triage: an emergency or a request for a person is never searched.
  *   2. analyse (text.h), correct typos against the knowledge base's own words.
- *   3. FTS5 (phrase_fts) retrieves the phrasings that share a term.
+ *   3. FTS5 (entry_fts, one row per entry) ranks the entries that share a
+ *      term with the question.
  *   4. Every phrasing of each retrieved entry is scored by IDF-weighted cosine
  *      similarity of term and bigram sets; an entry's score is its best
  *      phrasing's. The cosine is in [0,1] and does not grow with length, so

@@ -22,8 +22,10 @@ static const char schema[] =
 	"  category TEXT NOT NULL DEFAULT 'general', lang TEXT NOT NULL DEFAULT 'en',"
 	"  status TEXT NOT NULL DEFAULT 'published',"
 	"  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
-	/* Derived from entries by the engine; rowid = the engine's phrase number. */
-	"CREATE VIRTUAL TABLE IF NOT EXISTS phrase_fts USING fts5(terms, tokenize='ascii');"
+	/* Derived from entries by the engine: one row per entry (rowid = the
+	 * engine's entry number + 1) holding the analysed terms of all its
+	 * phrasings, so ranking costs per entry, not per phrasing. */
+	"CREATE VIRTUAL TABLE IF NOT EXISTS entry_fts USING fts5(terms, tokenize='ascii');"
 	"CREATE TABLE IF NOT EXISTS conversations("
 	"  id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE,"
 	"  status TEXT NOT NULL DEFAULT 'bot', reason TEXT, lang TEXT NOT NULL DEFAULT 'en',"

@@ -1,6 +1,6 @@
 /* store: everything frontdesk keeps, in one SQLite file (WAL mode).
  *
- * Tables: entries (the knowledge base), phrase_fts (the FTS5 index the engine
+ * Tables: entries (the knowledge base), entry_fts (the FTS5 index the engine
  * builds over it), conversations, events (every patient message and every
  * reply, the replay log), feedback and meta. synchronous=NORMAL: in WAL mode
  * a process crash (kill -9) loses no committed transaction; only a power loss
