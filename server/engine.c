@@ -666,25 +666,6 @@ const engine_entry *engine_find(const engine *e, const char *id)
 	return i >= 0 ? &e->ix->entries[i] : NULL;
 }
 
-/* Optimal-string-alignment distance <= 1? */
-static int within_one(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i = 0;
-	if (la > lb + 1 || lb > la + 1)
-		return 0;
-	while (i < la && i < lb && a[i] == b[i])
-		i++;
-	if (la == lb) {
-		if (i == la)
-			return 1;
-		if (strcmp(a + i + 1, b + i + 1) == 0)
-			return 1; /* substitution */
-		return i + 1 < la && a[i] == b[i + 1] && a[i + 1] == b[i] &&
-		       strcmp(a + i + 2, b + i + 2) == 0; /* transposition */
-	}
-	return la > lb ? strcmp(a + i + 1, b + i) == 0 : strcmp(a + i, b + i + 1) == 0;
-}
-
 /* The knowledge base's word one typo away from w, or NULL. */
 static const char *correct_word(const ix *x, const char *w)
 {
@@ -701,7 +682,7 @@ static const char *correct_word(const ix *x, const char *w)
 			memcpy(variant + k, w + k + 1, wl - k);
 		}
 		idx = strmap_get(x->deletes, variant, -1);
-		if (idx >= 0 && within_one(w, x->words[idx]))
+		if (idx >= 0 && text_edit1(w, wl, x->words[idx], strlen(x->words[idx])))
 			return x->words[idx];
 		/* a deletion in the knowledge base's word: look up w itself
 		 * among the variants (done by k == wl), and w's variants above */

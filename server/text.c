@@ -344,3 +344,23 @@ void text_analyze_all(text_analyzer *ta, const char *s, size_t len, int lang, te
 {
 	analyze(ta, s, len, lang, 1, out);
 }
+
+int text_edit1(const char *a, size_t la, const char *b, size_t lb)
+{
+	size_t i = 0;
+	if (la > lb + 1 || lb > la + 1)
+		return 0;
+	while (i < la && i < lb && a[i] == b[i])
+		i++;
+	if (la == lb) {
+		if (i == la)
+			return 1;
+		if (memcmp(a + i + 1, b + i + 1, la - i - 1) == 0)
+			return 1; /* substitution */
+		return i + 1 < la && a[i] == b[i + 1] && a[i + 1] == b[i] &&
+		       memcmp(a + i + 2, b + i + 2, la - i - 2) == 0; /* swap */
+	}
+	if (la > lb) /* deletion from a */
+		return memcmp(a + i + 1, b + i, la - i - 1) == 0;
+	return memcmp(a + i, b + i + 1, lb - i - 1) == 0;
+}

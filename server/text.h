@@ -55,6 +55,10 @@ void text_analyze(text_analyzer *ta, const char *s, size_t len, int lang,
 void text_analyze_all(text_analyzer *ta, const char *s, size_t len, int lang,
 		      text_terms *out);
 
+/* 1 if a[0..la) and b[0..lb) are at most one edit apart (insertion,
+ * deletion, substitution or swap of neighbours), in time linear in length. */
+int text_edit1(const char *a, size_t la, const char *b, size_t lb);
+
 /* 1 if the folded word is a stop word in lang. */
 int text_is_stopword(const char *word, text_lang lang);
 

@@ -102,85 +102,93 @@ static const char *const person[] = {
 	NULL,
 };
 
-/* Optimal-string-alignment distance between a and b, capped: returns up to 2. */
-static int osa_distance(const char *a, size_t la, const char *b, size_t lb)
+/* Patterns are compiled once, on first use, into token arrays that point
+ * into the string literals above: the hot path then does no parsing. */
+typedef struct ptok {
+	const char *s;
+	unsigned char len, star;
+} ptok;
+
+typedef struct pseq {
+	ptok tok[8];
+	unsigned char n;
+} pseq;
+
+typedef struct pattern {
+	const char *text;
+	pseq part[3];             /* "a b&c": every part must match somewhere */
+	unsigned char nparts;
+} pattern;
+
+typedef struct word {
+	const char *s;
+	size_t len;
+} word;
+
+#define MAX_PATTERNS 512
+static pattern compiled[2][MAX_PATTERNS];
+static size_t n_compiled[2];
+static int compiled_once;
+
+static void compile(const char *const *src, pattern *out, size_t *n)
 {
-	int d[TEXT_MAX_WORD + 2][TEXT_MAX_WORD + 2];
-	if (la > TEXT_MAX_WORD || lb > TEXT_MAX_WORD)
-		return 2;
-	if ((la > lb ? la - lb : lb - la) > 1)
-		return 2;
-	for (size_t i = 0; i <= la; i++)
-		d[i][0] = (int)i;
-	for (size_t j = 0; j <= lb; j++)
-		d[0][j] = (int)j;
-	for (size_t i = 1; i <= la; i++) {
-		for (size_t j = 1; j <= lb; j++) {
-			int cost = a[i - 1] != b[j - 1];
-			int v = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < v)
-				v = d[i][j - 1] + 1;
-			if (d[i - 1][j - 1] + cost < v)
-				v = d[i - 1][j - 1] + cost;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    d[i - 2][j - 2] + 1 < v)
-				v = d[i - 2][j - 2] + 1;
-			d[i][j] = v;
+	for (*n = 0; src[*n] && *n < MAX_PATTERNS; (*n)++) {
+		pattern *pt = &out[*n];
+		const char *p = src[*n];
+		pt->text = p;
+		pt->nparts = 1;
+		memset(pt->part, 0, sizeof pt->part);
+		while (*p) {
+			pseq *q = &pt->part[pt->nparts - 1];
+			size_t l = strcspn(p, " &");
+			if (l > 0 && q->n < 8) {
+				ptok *t = &q->tok[q->n++];
+				t->star = p[l - 1] == '*';
+				t->s = p;
+				t->len = (unsigned char)(l - t->star);
+			}
+			p += l;
+			if (*p == '&' && pt->nparts < 3)
+				pt->nparts++;
+			while (*p == ' ' || *p == '&')
+				p++;
 		}
 	}
-	return d[la][lb] > 2 ? 2 : d[la][lb];
 }
 
-/* Does word w match pattern token p (len pl, prefix when star)? One typo is
+/* Does word w match pattern token t (a prefix when starred)? One typo is
  * forgiven in tokens of 5 letters or more. */
-static int token_match(const char *w, const char *p, size_t pl, int star)
+static int token_match(const word *w, const ptok *t)
 {
-	size_t wl = strlen(w);
-	if (star) {
-		if (wl >= pl && strncmp(w, p, pl) == 0)
+	size_t pl = t->len;
+	if (t->star) {
+		if (w->len >= pl && memcmp(w->s, t->s, pl) == 0)
 			return 1;
 		if (pl < 5)
 			return 0;
-		for (size_t k = pl - 1; k <= pl + 1 && k <= wl; k++)
-			if (osa_distance(w, k, p, pl) <= 1)
+		for (size_t k = pl - 1; k <= pl + 1 && k <= w->len; k++)
+			if (text_edit1(w->s, k, t->s, pl))
 				return 1;
 		return 0;
 	}
-	if (wl == pl && memcmp(w, p, pl) == 0)
+	if (w->len == pl && memcmp(w->s, t->s, pl) == 0)
 		return 1;
-	return pl >= 5 && osa_distance(w, wl, p, pl) <= 1;
+	return pl >= 5 && text_edit1(w->s, w->len, t->s, pl);
 }
 
-/* Matches pattern words in order in words[], with at most 3 words between
- * consecutive pattern words. */
-static int sequence_match(const char *pattern, const char *const *words, size_t n)
+/* The sequence's tokens in order in words[], with at most 3 other words
+ * between consecutive tokens. */
+static int sequence_match(const pseq *q, const word *words, size_t n)
 {
-	const char *toks[8];
-	size_t lens[8];
-	int stars[8];
-	size_t nt = 0;
-	const char *p = pattern;
-
-	while (*p && nt < 8) {
-		const char *sp = strchr(p, ' ');
-		size_t l = sp ? (size_t)(sp - p) : strlen(p);
-		stars[nt] = l > 0 && p[l - 1] == '*';
-		toks[nt] = p;
-		lens[nt] = l - (size_t)stars[nt];
-		nt++;
-		p += l;
-		while (*p == ' ')
-			p++;
-	}
 	for (size_t start = 0; start < n; start++) {
 		size_t pos, t;
-		if (!token_match(words[start], toks[0], lens[0], stars[0]))
+		if (!token_match(&words[start], &q->tok[0]))
 			continue;
 		pos = start;
-		for (t = 1; t < nt; t++) {
+		for (t = 1; t < q->n; t++) {
 			size_t k, found = 0;
 			for (k = pos + 1; k < n && k <= pos + 4; k++) {
-				if (token_match(words[k], toks[t], lens[t], stars[t])) {
+				if (token_match(&words[k], &q->tok[t])) {
 					found = 1;
 					break;
 				}
@@ -189,30 +197,18 @@ static int sequence_match(const char *pattern, const char *const *words, size_t 
 				break;
 			pos = k;
 		}
-		if (t == nt)
+		if (t == q->n)
 			return 1;
 	}
 	return 0;
 }
 
-/* "a b&c" matches when every &-separated part matches somewhere. */
-static int pattern_match(const char *pattern, const char *const *words, size_t n)
+static int pattern_match(const pattern *pt, const word *words, size_t n)
 {
-	char part[64];
-	const char *p = pattern;
-	for (;;) {
-		const char *amp = strchr(p, '&');
-		size_t l = amp ? (size_t)(amp - p) : strlen(p);
-		if (l >= sizeof part)
+	for (unsigned i = 0; i < pt->nparts; i++)
+		if (pt->part[i].n == 0 || !sequence_match(&pt->part[i], words, n))
 			return 0;
-		memcpy(part, p, l);
-		part[l] = '\0';
-		if (!sequence_match(part, words, n))
-			return 0;
-		if (!amp)
-			return 1;
-		p = amp + 1;
-	}
+	return 1;
 }
 
 /* Words that look like an emergency word but are not one. */
@@ -228,30 +224,33 @@ static int is_false_friend(const char *w)
 	return 0;
 }
 
-triage_kind triage_check(const char *text, size_t len, const char **pattern)
+triage_kind triage_check(const char *text, size_t len, const char **matched)
 {
+	static const triage_kind kinds[2] = { TRIAGE_EMERGENCY, TRIAGE_PERSON };
 	char buf[TEXT_MAX_WORDS * (TEXT_MAX_WORD + 1)];
-	const char *raw[TEXT_MAX_WORDS], *words[TEXT_MAX_WORDS];
+	const char *raw[TEXT_MAX_WORDS];
+	word words[TEXT_MAX_WORDS];
 	size_t n = text_words(text, len, buf, sizeof buf, raw, TEXT_MAX_WORDS), m = 0;
 
+	if (!compiled_once) { /* the server is single-threaded; tests too */
+		compile(emergency, compiled[0], &n_compiled[0]);
+		compile(person, compiled[1], &n_compiled[1]);
+		compiled_once = 1;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (!is_false_friend(raw[i]))
-			words[m++] = raw[i];
-	for (size_t i = 0; emergency[i]; i++) {
-		if (pattern_match(emergency[i], words, m)) {
-			if (pattern)
-				*pattern = emergency[i];
-			return TRIAGE_EMERGENCY;
+			words[m++] = (word){ raw[i], strlen(raw[i]) };
+	/* emergencies first: "someone help, he's choking" is an emergency */
+	for (int k = 0; k < 2; k++) {
+		for (size_t i = 0; i < n_compiled[k]; i++) {
+			if (pattern_match(&compiled[k][i], words, m)) {
+				if (matched)
+					*matched = compiled[k][i].text;
+				return kinds[k];
+			}
 		}
 	}
-	for (size_t i = 0; person[i]; i++) {
-		if (pattern_match(person[i], words, m)) {
-			if (pattern)
-				*pattern = person[i];
-			return TRIAGE_PERSON;
-		}
-	}
-	if (pattern)
-		*pattern = NULL;
+	if (matched)
+		*matched = NULL;
 	return TRIAGE_NONE;
 }
