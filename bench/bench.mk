@@ -31,10 +31,10 @@ $(BENCH_B):
 	mkdir -p $@
 
 $(BENCH_B)/loadgen: bench/loadgen.c | $(BENCH_B)
-	$(BENCH_CC) $(BENCH_CFLAGS) $(BENCH_LWS_CFLAGS) -o $@ $< $(BENCH_LWS_LIBS)
+	$(BENCH_CC) $(BENCH_CFLAGS) $(BENCH_LWS_CFLAGS) -o $@ $< $(BENCH_LWS_LIBS) -lev
 
 $(BENCH_B)/echo: bench/echo.c | $(BENCH_B)
-	$(BENCH_CC) $(BENCH_CFLAGS) $(BENCH_LWS_CFLAGS) -o $@ $< $(BENCH_LWS_LIBS)
+	$(BENCH_CC) $(BENCH_CFLAGS) $(BENCH_LWS_CFLAGS) -o $@ $< $(BENCH_LWS_LIBS) -lev
 
 $(BENCH_B)/genkb: bench/genkb.c | $(BENCH_B)
 	$(BENCH_CC) $(BENCH_CFLAGS) -o $@ $<

@@ -6,13 +6,16 @@
  * What it does not do is everything frontdesk does per message: JSON,
  * the engine, SQLite.
  *
- *   echo [--listen ADDR:PORT]     (default 127.0.0.1:0: a free port)
- *   prints "echo: listening on ws://ADDR:PORT/"; subprotocol "echo" */
+ *   echo [--listen ADDR:PORT] [--loop poll|ev]
+ *   --listen: default 127.0.0.1:0, a free port; --loop: lws's default poll()
+ *   loop (what frontdesk uses today) or libev (epoll), to follow frontdesk
+ *   if it moves. Prints "echo: listening on ws://ADDR:PORT/"; subprotocol "echo". */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <ev.h>
 #include <libwebsockets.h>
 
 #define MAX_FRAME (16 * 1024)   /* as frontdesk: bigger is closed with 1009 */
@@ -165,15 +168,20 @@ int main(int argc, char **argv)
 	struct lws_context_creation_info info;
 	struct lws_context *context;
 	struct lws_vhost *vh;
+	struct ev_loop *evloop = NULL;
+	void *foreign_loops[1];
 	const char *listen = "127.0.0.1:0", *colon;
 	char iface[128];
-	int rc = 1;
+	int rc = 1, use_ev = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
 			listen = argv[++i];
+		} else if (strcmp(argv[i], "--loop") == 0 && i + 1 < argc &&
+			   (strcmp(argv[i + 1], "poll") == 0 || strcmp(argv[i + 1], "ev") == 0)) {
+			use_ev = strcmp(argv[++i], "ev") == 0;
 		} else {
-			fprintf(stderr, "usage: echo [--listen ADDR:PORT]\n");
+			fprintf(stderr, "usage: echo [--listen ADDR:PORT] [--loop poll|ev]\n");
 			return 2;
 		}
 	}
@@ -187,9 +195,22 @@ int main(int argc, char **argv)
 	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
 	memset(&info, 0, sizeof info);
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8;
+	if (use_ev) {
+		/* Our own ("foreign") loop, run one iteration at a time so that a
+		 * signal stops it: lws 4.1's own libev loop never returns. */
+		if (!(evloop = ev_loop_new(EVFLAG_AUTO))) {
+			fprintf(stderr, "echo: could not create a libev loop\n");
+			return 1;
+		}
+		foreign_loops[0] = evloop;
+		info.foreign_loops = foreign_loops;
+		info.options |= LWS_SERVER_OPTION_LIBEV;
+	}
 	context = lws_create_context(&info);
 	if (!context) {
 		fprintf(stderr, "echo: could not create the libwebsockets context\n");
+		if (evloop)
+			ev_loop_destroy(evloop);
 		return 1;
 	}
 	info.port = atoi(colon + 1);
@@ -209,12 +230,17 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	while (!interrupted)
-		if (lws_service(context, 0) < 0)
+	while (!interrupted) {
+		if (evloop)
+			ev_run(evloop, EVRUN_ONCE); /* a signal or lws_cancel_service() ends it */
+		else if (lws_service(context, 0) < 0)
 			break;
+	}
 	rc = 0;
 out:
 	running_context = NULL;
 	lws_context_destroy(context);
+	if (evloop)
+		ev_loop_destroy(evloop);
 	return rc;
 }
