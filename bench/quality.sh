@@ -24,4 +24,13 @@ print("%-14s %-10s %7.3f %7.3f %9.3f %9.3f %9.3f %9d %9d" % (os.environ["SET"], 
       r["handoff_rate"], r["p50_us"], r["p99_us"]))'
 	done
 done
+# The default clinic, on the answers table of the unit tests (triage rows skipped).
+./build/frontdesk eval --kb kb/clinic.jsonl --kb kb/clinic-es.jsonl --queries tests/data/answers.tsv \
+	> "$out/clinic.frontdesk.txt"
+tail -n 1 "$out/clinic.frontdesk.txt" | python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+print("%-14s %-10s %7.3f %7.3f %9.3f %9.3f %9.3f %9d %9d" % ("clinic", "frontdesk",
+      r["p_at_1"], r["mrr_at_10"], r["in_scope_accuracy"], r["oos_recall"],
+      r["handoff_rate"], r["p50_us"], r["p99_us"]))'
 echo "full reports: $out/"

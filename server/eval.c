@@ -17,8 +17,39 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int eval_run(const char *kb_path, const char *queries_path, double threshold, int verbose,
-	     FILE *out)
+/* One query line into text and expect (NULL: out of scope). Returns 1 for a
+ * query, 0 for a line to skip, -1 for a bad line. *holder owns the strings. */
+static int parse_query(const char *line, size_t len, int tsv, json_t **holder,
+		       const char **text, const char **expect)
+{
+	*holder = NULL;
+	if (tsv) {
+		const char *tab = memchr(line, '\t', len);
+		size_t elen;
+		if (line[0] == '#' || !tab)
+			return line[0] == '#' || strspn(line, " \t\r\n") == len ? 0 : -1;
+		elen = strcspn(tab + 1, "\r\n");
+		*holder = json_pack("{s:s%, s:s%}", "q", line, (size_t)(tab - line), "e", tab + 1, elen);
+		if (!*holder)
+			return -1;
+		*text = json_string_value(json_object_get(*holder, "q"));
+		*expect = json_string_value(json_object_get(*holder, "e"));
+		if (strcmp(*expect, "person") == 0 || strcmp(*expect, "emergency") == 0)
+			return 0;
+		if (strcmp(*expect, "handoff") == 0)
+			*expect = NULL;
+		return 1;
+	}
+	*holder = json_loadb(line, len, 0, NULL);
+	*text = json_string_value(json_object_get(*holder, "q"));
+	if (!*text || !json_object_get(*holder, "expect"))
+		return -1;
+	*expect = json_string_value(json_object_get(*holder, "expect"));
+	return 1;
+}
+
+int eval_run(const char *const *kb_paths, int n_kb, const char *queries_path, double threshold,
+	     int verbose, FILE *out)
 {
 	store *st = NULL;
 	engine *eng = NULL;
@@ -34,9 +65,14 @@ int eval_run(const char *kb_path, const char *queries_path, double threshold, in
 	double mrr = 0;
 	int rc = 1;
 
-	if (kb_parse_file(kb_path, &kb, stderr, err, sizeof err) != 0) {
-		fprintf(stderr, "%s\n", err[0] ? err : "the knowledge base has errors");
-		goto out;
+	size_t qlen = strlen(queries_path);
+	int tsv = qlen > 4 && strcmp(queries_path + qlen - 4, ".tsv") == 0;
+	err[0] = '\0';
+	for (int i = 0; i < n_kb; i++) {
+		if (kb_parse_file(kb_paths[i], &kb, stderr, err, sizeof err) != 0) {
+			fprintf(stderr, "%s\n", err[0] ? err : "the knowledge base has errors");
+			goto out;
+		}
 	}
 	if (store_open(":memory:", &st, err, sizeof err) < 0 ||
 	    store_kb_upsert(st, &kb, err, sizeof err) < 0 ||
@@ -53,25 +89,26 @@ int eval_run(const char *kb_path, const char *queries_path, double threshold, in
 	if (verbose)
 		fprintf(out, "%-8s %-28s %-28s %6s  %s\n", "result", "expected", "got", "conf", "question");
 	while ((len = getline(&line, &cap, qf)) >= 0) {
-		json_error_t jerr;
 		json_t *q;
 		const char *text, *expect;
 		engine_decision d;
 		int64_t t0, t1;
-		int rank = 0;
+		int rank = 0, kind;
 
 		lineno++;
 		if (strspn(line, " \t\r\n") == (size_t)len)
 			continue;
-		q = json_loadb(line, (size_t)len, 0, &jerr);
-		text = json_string_value(json_object_get(q, "q"));
-		if (!text || !json_object_get(q, "expect")) {
-			fprintf(stderr, "%s:%zu: need {\"q\": string, \"expect\": id or null}\n",
-				queries_path, lineno);
+		kind = parse_query(line, (size_t)len, tsv, &q, &text, &expect);
+		if (kind < 0) {
+			fprintf(stderr, "%s:%zu: need %s\n", queries_path, lineno,
+				tsv ? "question<TAB>expected" : "{\"q\": string, \"expect\": id or null}");
 			json_decref(q);
 			goto out;
 		}
-		expect = json_string_value(json_object_get(q, "expect"));
+		if (kind == 0) {
+			json_decref(q);
+			continue;
+		}
 		t0 = util_mono_us();
 		engine_decide(eng, text, strlen(text), -1, &d, err, sizeof err);
 		t1 = util_mono_us();
@@ -128,7 +165,8 @@ int eval_run(const char *kb_path, const char *queries_path, double threshold, in
 		double hr = nlat ? (double)handoffs / nlat : 0;
 		int64_t p50 = nlat ? lat[nlat / 2] : 0;
 		int64_t p99 = nlat ? lat[(nlat * 99) / 100 < nlat ? (nlat * 99) / 100 : nlat - 1] : 0;
-		fprintf(out, "\nfrontdesk eval: %s (%zu entries) x %s\n", kb_path, kb.n, queries_path);
+		fprintf(out, "\nfrontdesk eval: %s%s (%zu entries) x %s\n", kb_paths[0],
+			n_kb > 1 ? " and more" : "", kb.n, queries_path);
 		fprintf(out, "  %-34s %8zu\n", "queries", nlat);
 		fprintf(out, "  %-34s %8zu\n", "in scope", n_in);
 		fprintf(out, "  %-34s %8zu\n", "out of scope", n_oos);

@@ -7,9 +7,13 @@
 
 #include <stdio.h>
 
-/* Returns the process exit code (0 ok, 1 bad input). verbose lists every
+/* Returns the process exit code (0 ok, 1 bad input). kb_paths: n_kb
+ * knowledge-base files loaded together. The queries file is JSONL
+ * ({"q": text, "expect": id or null}) or, when it ends in .tsv, the answers
+ * table of tests/data ("question<TAB>id|handoff"; person and emergency rows
+ * are skipped: they are triage's, not the search's). verbose lists every
  * miss. threshold < 0 keeps the engine default. */
-int eval_run(const char *kb_path, const char *queries_path, double threshold, int verbose,
-	     FILE *out);
+int eval_run(const char *const *kb_paths, int n_kb, const char *queries_path, double threshold,
+	     int verbose, FILE *out);
 
 #endif

@@ -32,7 +32,7 @@ static void usage(FILE *f)
 	      "  frontdesk kb export [--db PATH]\n"
 	      "  frontdesk kb hours [--db PATH] FILE   (opening hours, see kb/hours.json)\n"
 	      "  frontdesk ask [--db PATH] [--threshold X] TEXT\n"
-	      "  frontdesk eval --kb FILE --queries FILE [--threshold X] [--verbose]\n"
+	      "  frontdesk eval --kb FILE [--kb FILE]... --queries FILE|TSV [--threshold X] [--verbose]\n"
 	      "defaults: --listen 127.0.0.1:8080 --db " DEFAULT_DB " --web web --kb-dir kb\n", f);
 }
 
@@ -355,12 +355,13 @@ out:
 
 static int cmd_eval(int argc, char **argv)
 {
-	const char *kb = NULL, *queries = NULL;
+	const char *kb[16], *queries = NULL;
+	int n_kb = 0;
 	double threshold = -1;
 	int verbose = 0;
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--kb") == 0 && i + 1 < argc)
-			kb = argv[++i];
+		if (strcmp(argv[i], "--kb") == 0 && i + 1 < argc && n_kb < 16)
+			kb[n_kb++] = argv[++i];
 		else if (strcmp(argv[i], "--queries") == 0 && i + 1 < argc)
 			queries = argv[++i];
 		else if (strcmp(argv[i], "--threshold") == 0 && i + 1 < argc &&
@@ -373,11 +374,11 @@ static int cmd_eval(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!kb || !queries) {
+	if (n_kb == 0 || !queries) {
 		usage(stderr);
 		return 2;
 	}
-	return eval_run(kb, queries, threshold, verbose, stdout);
+	return eval_run(kb, n_kb, queries, threshold, verbose, stdout);
 }
 
 int main(int argc, char **argv)
