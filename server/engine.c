@@ -19,18 +19,9 @@
 #define FTS_LIMIT 40          /* entries retrieved */
 #define ANSWER_WEIGHT 0.8     /* matching an answer counts less than a phrasing */
 #define MODEL_MAX_ENTRIES 5000 /* beyond this, similarity alone (training cost) */
-#ifndef MODEL_EPOCHS
-#define MODEL_EPOCHS 40
-#endif
-#ifndef TRAIN_ANSWERS
-#define TRAIN_ANSWERS 0
-#endif
-#ifndef COVERAGE_POWER
+#define MODEL_EPOCHS 30
 #define COVERAGE_POWER 1.0
-#endif
-#ifndef MODEL_SHARE
 #define MODEL_SHARE 0.5       /* score = probability^share * similarity^(1-share) */
-#endif
 
 /* The read-only index; swapped whole on reload. */
 typedef struct ix {
@@ -411,13 +402,13 @@ static int train_model(ix *x, text_analyzer *ta)
 	if (!(x->fvocab = strmap_new()))
 		return -1;
 	for (size_t i = 0; i < x->kb.n; i++)
-		n_phr += 2 + x->kb.v[i].n_alternates;
+		n_phr += 1 + x->kb.v[i].n_alternates;
 	if (!(ex = calloc(n_phr + 1, sizeof *ex)))
 		goto out;
 	for (size_t i = 0; i < x->kb.n; i++) {
 		const kb_entry *k = &x->kb.v[i];
-		for (size_t a = 0; a <= k->n_alternates + TRAIN_ANSWERS; a++) {
-			const char *t = a == 0 ? k->question : a <= k->n_alternates ? k->alternates[a - 1] : k->answer;
+		for (size_t a = 0; a <= k->n_alternates; a++) {
+			const char *t = a == 0 ? k->question : k->alternates[a - 1];
 			text_terms tt;
 			int f[MAX_FEATS];
 			size_t n;

@@ -1,28 +1,38 @@
 /* model: see model.h. Written here rather than taken from a library because
- * it is 100 lines and Debian's ML libraries (liblinear, libsvm) would give
- * one-vs-rest margins, not calibrated probabilities over all entries. */
+ * it is 150 lines, trains in about a second on a clinic's knowledge base,
+ * and Debian's ML libraries (liblinear, libsvm) would give one-vs-rest
+ * margins, not probabilities over all entries.
+ *
+ * A small multilayer perceptron: sparse input -> ReLU hidden layer ->
+ * softmax over the entries, trained by plain SGD on cross-entropy. The
+ * hidden layer lets words combine ("credit" + "improve" is not "credit" +
+ * "score"), which a linear model cannot; on clinc150 it lifted top-1 from
+ * 0.918 to 0.927 (docs/quality.md). */
 #include "model.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef MODEL_LR
-#define MODEL_LR 5.0f
-#endif
+#define H 128               /* hidden units */
+#define LEARNING_RATE 0.2f  /* decays linearly to a tenth over training */
 
 struct model {
 	int n_feat, n_classes;
-	float *w;      /* n_feat x n_classes, row per feature */
-	float *bias;   /* n_classes */
+	float *w1;   /* n_feat x H: a row per input feature */
+	float *b1;   /* H */
+	float *w2;   /* H x n_classes */
+	float *b2;   /* n_classes */
 };
 
 void model_free(model *m)
 {
 	if (!m)
 		return;
-	free(m->w);
-	free(m->bias);
+	free(m->w1);
+	free(m->b1);
+	free(m->w2);
+	free(m->b2);
 	free(m);
 }
 
@@ -40,23 +50,36 @@ static void softmax(float *z, int n)
 		z[i] /= sum;
 }
 
-static void logits(const model *m, const int *feat, const float *val, int n, float *z)
+/* Hidden activations h[H] and output logits z[n_classes]. */
+static void forward(const model *m, const int *feat, const float *val, int n, float *h, float *z)
 {
-	memcpy(z, m->bias, (size_t)m->n_classes * sizeof *z);
+	memcpy(h, m->b1, H * sizeof *h);
 	for (int k = 0; k < n; k++) {
 		const float *row;
 		if (feat[k] < 0 || feat[k] >= m->n_feat)
 			continue;
-		row = m->w + (size_t)feat[k] * (size_t)m->n_classes;
+		row = m->w1 + (size_t)feat[k] * H;
+		for (int j = 0; j < H; j++)
+			h[j] += val[k] * row[j];
+	}
+	for (int j = 0; j < H; j++)
+		if (h[j] < 0)
+			h[j] = 0;
+	memcpy(z, m->b2, (size_t)m->n_classes * sizeof *z);
+	for (int j = 0; j < H; j++) {
+		const float *row = m->w2 + (size_t)j * (size_t)m->n_classes;
+		if (h[j] == 0)
+			continue;
 		for (int c = 0; c < m->n_classes; c++)
-			z[c] += val[k] * row[c];
+			z[c] += h[j] * row[c];
 	}
 }
 
 int model_predict(const model *m, const int *feat, const float *val, int n, float *prob)
 {
+	float h[H];
 	int best = 0;
-	logits(m, feat, val, n, prob);
+	forward(m, feat, val, n, h, prob);
 	softmax(prob, m->n_classes);
 	for (int c = 1; c < m->n_classes; c++)
 		if (prob[c] > prob[best])
@@ -64,55 +87,85 @@ int model_predict(const model *m, const int *feat, const float *val, int n, floa
 	return best;
 }
 
+/* A 64-bit LCG: deterministic initialisation and shuffling. */
+static uint64_t next_rand(uint64_t *state)
+{
+	*state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+	return *state >> 33;
+}
+
+static float uniform(uint64_t *state, float scale)
+{
+	return ((float)(next_rand(state) & 0xFFFFFF) / (float)0x1000000 - 0.5f) * 2.0f * scale;
+}
+
 model *model_train(const model_example *ex, size_t n_ex, int n_feat, int n_classes,
 		   int epochs, unsigned seed)
 {
 	model *m = calloc(1, sizeof *m);
 	size_t *order = NULL;
-	float *z = NULL;
-	unsigned long long rng = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+	float *z = NULL, h[H], dh[H];
+	uint64_t rng = (uint64_t)seed * 2654435761ULL + 1;
 	size_t steps = 0, total = n_ex * (size_t)epochs;
 
 	if (!m)
 		return NULL;
 	m->n_feat = n_feat;
 	m->n_classes = n_classes;
-	m->w = calloc((size_t)n_feat * (size_t)n_classes, sizeof *m->w);
-	m->bias = calloc((size_t)n_classes, sizeof *m->bias);
-	order = malloc(n_ex * sizeof *order);
+	m->w1 = malloc((size_t)n_feat * H * sizeof *m->w1);
+	m->b1 = calloc(H, sizeof *m->b1);
+	m->w2 = malloc((size_t)H * (size_t)n_classes * sizeof *m->w2);
+	m->b2 = calloc((size_t)n_classes, sizeof *m->b2);
+	order = malloc((n_ex + 1) * sizeof *order);
 	z = malloc((size_t)n_classes * sizeof *z);
-	if (!m->w || !m->bias || !order || !z) {
+	if (!m->w1 || !m->b1 || !m->w2 || !m->b2 || !order || !z) {
 		model_free(m);
 		m = NULL;
 		goto out;
 	}
+	for (size_t i = 0; i < (size_t)n_feat * H; i++)
+		m->w1[i] = uniform(&rng, 0.1f);
+	for (size_t i = 0; i < (size_t)H * (size_t)n_classes; i++)
+		m->w2[i] = uniform(&rng, sqrtf(6.0f / (float)(H + n_classes)));
 	for (size_t i = 0; i < n_ex; i++)
 		order[i] = i;
+
 	for (int e = 0; e < epochs; e++) {
-		/* Fisher-Yates with a fixed LCG: deterministic training. */
-		for (size_t i = n_ex; i > 1; i--) {
-			size_t j;
-			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-			j = (size_t)(rng >> 33) % i;
-			size_t t = order[i - 1];
+		for (size_t i = n_ex; i > 1; i--) { /* Fisher-Yates */
+			size_t j = (size_t)next_rand(&rng) % i, t = order[i - 1];
 			order[i - 1] = order[j];
 			order[j] = t;
 		}
 		for (size_t i = 0; i < n_ex; i++, steps++) {
 			const model_example *x = &ex[order[i]];
-			float lr = MODEL_LR * (1.0f - 0.9f * (float)steps / (float)total);
-			logits(m, x->feat, x->val, x->n, z);
+			float lr = LEARNING_RATE * (1.0f - 0.9f * (float)steps / (float)total);
+			forward(m, x->feat, x->val, x->n, h, z);
 			softmax(z, n_classes);
-			z[x->label] -= 1.0f; /* gradient of cross-entropy w.r.t. logits */
+			z[x->label] -= 1.0f; /* d(cross-entropy)/d(logits) */
+			for (int j = 0; j < H; j++) {
+				float *row = m->w2 + (size_t)j * (size_t)n_classes;
+				float back = 0;
+				if (h[j] == 0) {
+					dh[j] = 0;
+					continue;
+				}
+				for (int c = 0; c < n_classes; c++) {
+					back += row[c] * z[c];
+					row[c] -= lr * h[j] * z[c];
+				}
+				dh[j] = back;
+			}
 			for (int c = 0; c < n_classes; c++)
-				m->bias[c] -= lr * 0.1f * z[c];
+				m->b2[c] -= lr * z[c];
+			for (int j = 0; j < H; j++)
+				m->b1[j] -= lr * dh[j];
 			for (int k = 0; k < x->n; k++) {
 				float *row;
 				if (x->feat[k] < 0 || x->feat[k] >= n_feat)
 					continue;
-				row = m->w + (size_t)x->feat[k] * (size_t)n_classes;
-				for (int c = 0; c < n_classes; c++)
-					row[c] -= lr * x->val[k] * z[c];
+				row = m->w1 + (size_t)x->feat[k] * H;
+				for (int j = 0; j < H; j++)
+					row[j] -= lr * x->val[k] * dh[j];
 			}
 		}
 	}

@@ -1,5 +1,5 @@
-/* model: multinomial logistic regression (softmax) over sparse features,
- * trained in-process by SGD. The engine trains one on the knowledge base's
+/* model: a small neural classifier (one hidden layer, softmax output) over
+ * sparse features, trained in-process by SGD. The engine trains one on the knowledge base's
  * phrasings at build time so the many phrasings of an entry vote together
  * and words that tell entries apart weigh more than words they share.
  * Deterministic: the same examples and seed give the same weights. Pure
@@ -8,6 +8,7 @@
 #define FD_MODEL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct model model;
 
