@@ -6,7 +6,9 @@
 # Every server and every load run is bounded in time (timeout), every wait loop in count;
 # all traffic goes to 127.0.0.1. Raw results (one JSON line per run) are kept in
 # build/bench/results.jsonl. Knobs (environment): BENCH_QUICK=1 shortens every run (a smoke
-# test of the script, not a measurement).
+# test of the script, not a measurement); BENCH_ECHO_LOOP=ev runs the echo server on libev
+# instead of lws's default poll() loop (use the loop frontdesk uses); BENCH_FRONTDESK_FLAGS
+# adds options to `frontdesk serve`.
 set -u
 cd "$(dirname "$0")/.."
 
@@ -112,7 +114,7 @@ START=$(date +%s)
 echo "bench: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores, $(sed -n 's/^model name.*: //p' /proc/cpuinfo | head -1); raw results in $RESULTS"
 
 # --- frontdesk -----------------------------------------------------------------------------
-FD_FLAGS="--max-conn-per-ip 0"
+FD_FLAGS="--max-conn-per-ip 0 ${BENCH_FRONTDESK_FLAGS:-}"
 ROTATE=0
 if "$FRONTDESK" 2>&1 | grep -q -- --rate-burst; then
 	# the per-connection flood limit (10 at once, 1/s) would cap a closed loop at 1 msg/s
@@ -138,7 +140,7 @@ FD_SRV=$(pgrep -P "$FD_PID" | head -1)
 FD="--url ws://127.0.0.1:$FD_PORT/ws --origin http://127.0.0.1:$FD_PORT --server-pid ${FD_SRV:-$FD_PID} --rotate $ROTATE"
 
 # --- echo ----------------------------------------------------------------------------------
-timeout 900 "$ECHO" --listen 127.0.0.1:0 > "$TMP/echo.out" 2> "$TMP/echo.err" &
+timeout 900 "$ECHO" --listen 127.0.0.1:0 --loop "${BENCH_ECHO_LOOP:-poll}" > "$TMP/echo.out" 2> "$TMP/echo.err" &
 ECHO_PID=$!
 PIDS="$PIDS $ECHO_PID"
 wait_line "$TMP/echo.out" 'listening on' 10 || { echo "bench: echo did not start" >&2; exit 1; }
@@ -223,15 +225,16 @@ done
 ms() { awk -v u="$1" 'BEGIN { if (u == "") print "-"; else printf "%.2f", u / 1000 }'; }
 row() { # name json
 	local j=$2
-	printf '| %-22s | %6s | %11s | %9s | %7s | %7s | %8s | %6s | %6s | %5s | %8s | %6s |\n' "$1" \
+	printf '| %-22s | %6s | %11s | %9s | %7s | %7s | %8s | %6s | %6s | %5s | %5s | %8s | %8s |\n' "$1" \
 		"$(jget conns "$j")" "$(jget opened "$j")/$(jget failed "$j")" "$(jget answers_per_s "$j")" \
 		"$(ms "$(jget p50_us "$j")")" "$(ms "$(jget p99_us "$j")")" "$(ms "$(jget p999_us "$j")")" \
 		"$(jget errors "$j")" "$(jget unexpected_closes "$j")" "$(jget server_cpu_pct "$j")" \
+		"$(jget client_cpu_pct "$j")" \
 		"$(jget server_rss_kib "$j")" "$(jget rss_per_conn_kib "$j")"
 }
 echo
-echo "| scenario               |  conns | opened/fail | answers/s | p50 ms  | p99 ms  | p99.9 ms | errors | closes | srv % | RSS KiB  | KiB/conn |"
-echo "|------------------------|--------|-------------|-----------|---------|---------|----------|--------|--------|-------|----------|----------|"
+echo "| scenario               |  conns | opened/fail | answers/s | p50 ms  | p99 ms  | p99.9 ms | errors | closes | srv % | lg %  | RSS KiB  | KiB/conn |"
+echo "|------------------------|--------|-------------|-----------|---------|---------|----------|--------|--------|-------|-------|----------|----------|"
 row "1 idle" "$R_idle"
 row "2 steady 1/s" "$R_steady"
 row "3 saturation" "$R_saturation"
@@ -256,4 +259,6 @@ echo "frontdesk / echo messages/s:     $(ratio "$SAT" "$(jget answers_per_s "$R_
 echo "frontdesk / node peer answers/s: $(ratio "$SAT" "$(jget answers_per_s "$R_node")")   (target >= 5)"
 echo "half-saturation p99 ms:          $(ms "$(jget p99_us "$R_half")")   (target < 5)"
 echo "idle KiB per connection:         $(jget rss_per_conn_kib "$R_idle")   (target <= 16)"
-echo "bench: done in $(( $(date +%s) - START ))s; frontdesk flags: $FD_FLAGS; busy before start: ${BUSY}%"
+echo "srv % / lg %: CPU of the server / of the load generator (one core = 100); KiB/conn: the"
+echo "server's RSS growth over the run divided by the connections opened (meaningful for 1 idle)"
+echo "bench: done in $(( $(date +%s) - START ))s; frontdesk flags: $FD_FLAGS; echo loop: ${BENCH_ECHO_LOOP:-poll}; busy before start: ${BUSY}%"
