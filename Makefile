@@ -11,7 +11,7 @@ WARN     += -Werror
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LIBS      = $(PKG_LIBS) -lstemmer -lcrypto -lm
+LIBS      = $(PKG_LIBS) -lstemmer -lcrypto -lm -pthread
 
 CORE_SRC  = server/util.c server/strmap.c server/text.c server/kbfile.c server/store.c \
             server/triage.c server/model.c server/engine.c server/chat.c server/eval.c server/hours.c
@@ -27,7 +27,7 @@ ACORE_OBJ = $(CORE_SRC:server/%.c=$(A)/%.o)
 ASRV_OBJ  = $(SRV_SRC:server/%.c=$(A)/%.o)
 ASAN      = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all run test test-fast asan deps clean bench-quality
+.PHONY: all run test asan deps clean bench-quality
 all: $(B)/frontdesk $(B)/unit-tests
 
 $(B) $(A):
@@ -75,3 +75,4 @@ bench-quality: all
 
 clean:
 	rm -rf $(B) $(A)
+include bench/bench.mk

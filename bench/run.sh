@@ -95,16 +95,25 @@ wait_drained() {
 	echo "bench: warning: frontdesk still has $n connections after 60 s" >&2
 }
 
-# run NAME LOADGEN-ARGS...: one load run; its JSON line goes to $RESULTS and to R_NAME.
+# busy_jiffies: CPU time used by everything on the machine so far (USER_HZ = 100/s/core).
+busy_jiffies() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+
+# run NAME LOADGEN-ARGS...: one load run; its JSON line goes to $RESULTS and to R_NAME, with
+# box_cpu_pct: the whole machine's CPU over the run, to tell when something else was running.
 run() {
-	local name=$1 out
+	local name=$1 out b0 t0 box
 	shift
+	b0=$(busy_jiffies)
+	t0=$(date +%s%N)
 	out=$(timeout 150 "$LOADGEN" --questions "$QUESTIONS" "$@" 2> "$TMP/loadgen-$name.err")
+	box=$(awk -v b="$(( $(busy_jiffies) - b0 ))" -v ns="$(( $(date +%s%N) - t0 ))" \
+		'BEGIN { printf "%.1f", (ns > 0 ? b / (ns / 1e9) : 0) }')
 	[ -s "$TMP/loadgen-$name.err" ] && sed "s/^/bench: $name: /" "$TMP/loadgen-$name.err" >&2
 	if [ -z "$out" ]; then
 		echo "bench: $name: the load generator printed nothing" >&2
 		out='{}'
 	fi
+	[ "$out" = '{}' ] || out="${out%\}},\"box_cpu_pct\":$box}"
 	echo "{\"scenario\":\"$name\",${out#\{}" >> "$RESULTS"
 	printf -v "R_$name" '%s' "$out"
 }
@@ -225,16 +234,16 @@ done
 ms() { awk -v u="$1" 'BEGIN { if (u == "") print "-"; else printf "%.2f", u / 1000 }'; }
 row() { # name json
 	local j=$2
-	printf '| %-22s | %6s | %11s | %9s | %7s | %7s | %8s | %6s | %6s | %5s | %5s | %8s | %8s |\n' "$1" \
+	printf '| %-22s | %6s | %11s | %9s | %7s | %7s | %8s | %6s | %6s | %5s | %5s | %5s | %8s | %8s |\n' "$1" \
 		"$(jget conns "$j")" "$(jget opened "$j")/$(jget failed "$j")" "$(jget answers_per_s "$j")" \
 		"$(ms "$(jget p50_us "$j")")" "$(ms "$(jget p99_us "$j")")" "$(ms "$(jget p999_us "$j")")" \
 		"$(jget errors "$j")" "$(jget unexpected_closes "$j")" "$(jget server_cpu_pct "$j")" \
-		"$(jget client_cpu_pct "$j")" \
+		"$(jget client_cpu_pct "$j")" "$(jget box_cpu_pct "$j")" \
 		"$(jget server_rss_kib "$j")" "$(jget rss_per_conn_kib "$j")"
 }
 echo
-echo "| scenario               |  conns | opened/fail | answers/s | p50 ms  | p99 ms  | p99.9 ms | errors | closes | srv % | lg %  | RSS KiB  | KiB/conn |"
-echo "|------------------------|--------|-------------|-----------|---------|---------|----------|--------|--------|-------|-------|----------|----------|"
+echo "| scenario               |  conns | opened/fail | answers/s | p50 ms  | p99 ms  | p99.9 ms | errors | closes | srv % | lg %  | box % | RSS KiB  | KiB/conn |"
+echo "|------------------------|--------|-------------|-----------|---------|---------|----------|--------|--------|-------|-------|-------|----------|----------|"
 row "1 idle" "$R_idle"
 row "2 steady 1/s" "$R_steady"
 row "3 saturation" "$R_saturation"
@@ -259,6 +268,8 @@ echo "frontdesk / echo messages/s:     $(ratio "$SAT" "$(jget answers_per_s "$R_
 echo "frontdesk / node peer answers/s: $(ratio "$SAT" "$(jget answers_per_s "$R_node")")   (target >= 5)"
 echo "half-saturation p99 ms:          $(ms "$(jget p99_us "$R_half")")   (target < 5)"
 echo "idle KiB per connection:         $(jget rss_per_conn_kib "$R_idle")   (target <= 16)"
-echo "srv % / lg %: CPU of the server / of the load generator (one core = 100); KiB/conn: the"
-echo "server's RSS growth over the run divided by the connections opened (meaningful for 1 idle)"
+echo "srv % / lg %: CPU of the server / of the load generator over the measuring window (one"
+echo "core = 100); box %: the whole machine over the run, all processes (well above srv + lg:"
+echo "something else was running, rerun); KiB/conn: the server's RSS growth over the run divided"
+echo "by the connections opened (meaningful for 1 idle)"
 echo "bench: done in $(( $(date +%s) - START ))s; frontdesk flags: $FD_FLAGS; echo loop: ${BENCH_ECHO_LOOP:-poll}; busy before start: ${BUSY}%"

@@ -215,6 +215,10 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (store_kb_count(st) == 0 && seed_from_dir(st, kbdir) < 0)
 		goto out;
+	if (store_start_checkpointer(st, db, 1000, err, sizeof err) < 0) {
+		fprintf(stderr, "frontdesk: %s\n", err);
+		goto out;
+	}
 	if (engine_open(st, &eng, err, sizeof err) < 0) {
 		fprintf(stderr, "frontdesk: %s\n", err);
 		goto out;

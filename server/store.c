@@ -1,15 +1,27 @@
 /* store: see store.h. */
 #include "store.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util.h"
+
+typedef struct checkpointer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	sqlite3 *db;               /* the thread's own connection */
+	int interval_ms;
+	int stop;
+} checkpointer;
 
 struct store {
 	sqlite3 *db;
 	int tx_depth;
+	checkpointer *ckpt;
 	sqlite3_stmt *ev_add, *ev_since, *conv_tok, *fb_check, *fb_put;
 };
 
@@ -100,10 +112,81 @@ bad:
 	return -1;
 }
 
+static void *checkpoint_loop(void *arg)
+{
+	checkpointer *c = arg;
+	pthread_mutex_lock(&c->lock);
+	while (!c->stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += c->interval_ms / 1000;
+		until.tv_nsec += (long)(c->interval_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&c->wake, &c->lock, &until);
+		if (c->stop)
+			break;
+		pthread_mutex_unlock(&c->lock);
+		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+int store_start_checkpointer(store *st, const char *path, int interval_ms, char *err, size_t errsz)
+{
+	checkpointer *c = calloc(1, sizeof *c);
+	if (!c) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	c->interval_ms = interval_ms;
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		snprintf(err, errsz, "checkpointer: %s", sqlite3_errmsg(c->db));
+		sqlite3_close(c->db);
+		free(c);
+		return -1;
+	}
+	sqlite3_busy_timeout(c->db, 1000);
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->wake, NULL);
+	if (pthread_create(&c->thread, NULL, checkpoint_loop, c) != 0) {
+		snprintf(err, errsz, "checkpointer: cannot start a thread");
+		sqlite3_close(c->db);
+		free(c);
+		return -1;
+	}
+	sqlite3_wal_autocheckpoint(st->db, 0);
+	st->ckpt = c;
+	return 0;
+}
+
+static void stop_checkpointer(store *st)
+{
+	checkpointer *c = st->ckpt;
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->stop = 1;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_close(c->db);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->wake);
+	free(c);
+	st->ckpt = NULL;
+}
+
 void store_close(store *st)
 {
 	if (!st)
 		return;
+	stop_checkpointer(st);
 	sqlite3_finalize(st->ev_add);
 	sqlite3_finalize(st->ev_since);
 	sqlite3_finalize(st->conv_tok);

@@ -30,6 +30,14 @@ typedef struct store store;
 int store_open(const char *path, store **out, char *err, size_t errsz);
 void store_close(store *st);
 
+/* Moves WAL checkpoints off the caller's thread: the store's connection stops
+ * checkpointing on commit (a checkpoint writes the database file and fsyncs,
+ * which stalled the event loop for up to seconds under load), and a
+ * background thread with its own connection runs a PASSIVE checkpoint every
+ * interval_ms, which never blocks the writer. store_close stops it and runs a
+ * last checkpoint. For a file database only; returns 0 or -1 with err. */
+int store_start_checkpointer(store *st, const char *path, int interval_ms, char *err, size_t errsz);
+
 /* Borrowed handle for modules that run their own statements (the engine). */
 sqlite3 *store_db(store *st);
 
