@@ -17,9 +17,12 @@
 #define MAX_FEATS (TEXT_MAX_WORDS * 12)  /* classifier features of one text */
 #define FTS_TERMS 6           /* rarest terms sent to FTS5: ranking cost grows with matches */
 #define FTS_LIMIT 40          /* entries retrieved */
+#define FTS_ROW_BUDGET 10000  /* entries FTS5 may have to rank for one question */
 #define ANSWER_WEIGHT 0.8     /* matching an answer counts less than a phrasing */
 #define MODEL_MAX_ENTRIES 5000 /* beyond this, similarity alone (training cost) */
 #define MODEL_EPOCHS 30
+#define MODEL_MIN_EPOCHS 5
+#define MODEL_BUDGET 6e7      /* examples x entries x epochs: about 3 s of training */
 #define COVERAGE_POWER 1.0
 #define MODEL_SHARE 0.5       /* score = probability^share * similarity^(1-share) */
 
@@ -449,7 +452,20 @@ static int train_model(ix *x, text_analyzer *ta)
 		ex[e].val = vals + off;
 		model_values(x, ex[e].feat, (size_t)ex[e].n, vals + off);
 	}
-	x->lr = model_train(ex, n_ex, x->n_feat, (int)x->n_entries, MODEL_EPOCHS, 1);
+	/* Training costs examples x entries per epoch: fewer epochs for a big
+	 * knowledge base, and none below MODEL_MIN_EPOCHS (similarity alone), so
+	 * loading never takes more than a few seconds. */
+	{
+		double per_epoch = (double)n_ex * (double)x->n_entries;
+		int epochs = per_epoch > 0 ? (int)(MODEL_BUDGET / per_epoch) : MODEL_EPOCHS;
+		if (epochs > MODEL_EPOCHS)
+			epochs = MODEL_EPOCHS;
+		if (epochs < MODEL_MIN_EPOCHS) {
+			rc = 0;
+			goto out;
+		}
+		x->lr = model_train(ex, n_ex, x->n_feat, (int)x->n_entries, epochs, 1);
+	}
 	rc = x->lr ? 0 : -1;
 out:
 	free(ex);
@@ -463,7 +479,7 @@ static ix *ix_build(store *st, text_analyzer *ta, char *err, size_t errsz)
 {
 	ix *x = calloc(1, sizeof *x);
 	int *seen = NULL;
-	size_t seen_cap = 0;
+	size_t seen_cap = 0, seen_init = 0;
 
 	if (!x || !(x->by_id = strmap_new()) || !(x->vocab = strmap_new()) ||
 	    !(x->surface = strmap_new()) || !(x->deletes = strmap_new()))
@@ -486,11 +502,13 @@ static ix *ix_build(store *st, text_analyzer *ta, char *err, size_t errsz)
 		for (size_t a = 0; a <= k->n_alternates + 1; a++) {
 			const char *t = a == 0 ? k->question :
 					a <= k->n_alternates ? k->alternates[a - 1] : k->answer;
-			/* seen[] must cover every term id that may be added */
+			/* seen[] must cover every term id that may be added; only
+			 * the newly grown part needs marking (not the whole tail on
+			 * every phrasing: that was quadratic on 100k entries) */
 			if (reserve((void **)&seen, &seen_cap, x->n_terms + MAX_QUERY_TERMS + 1, sizeof *seen) < 0)
 				goto oom;
-			for (size_t s = x->n_terms; s < seen_cap; s++)
-				seen[s] = -1;
+			for (; seen_init < seen_cap; seen_init++)
+				seen[seen_init] = -1;
 			if (add_phrase(x, ta, (int)i, t, lang,
 				       a <= k->n_alternates ? 1.0 : ANSWER_WEIGHT, seen) < 0)
 				goto oom;
@@ -853,6 +871,26 @@ found:
 				if (x->idf[qids[i]] > x->idf[pick[lo]])
 					pick[lo] = qids[i];
 			}
+		}
+		/* Rarest first, and stop adding terms once they would make FTS5
+		 * rank more than FTS_ROW_BUDGET entries: ranking cost grows with
+		 * the rows matched, and a common word adds little to a rare one.
+		 * (df is recovered from idf = ln(1 + N/df).) */
+		for (size_t a = 1; a < np; a++)
+			for (size_t b = a; b > 0 && x->idf[pick[b]] > x->idf[pick[b - 1]]; b--) {
+				int t = pick[b];
+				pick[b] = pick[b - 1];
+				pick[b - 1] = t;
+			}
+		{
+			double rows = 0;
+			size_t keep = 0;
+			for (; keep < np; keep++) {
+				rows += (double)x->n_entries / (exp(x->idf[pick[keep]]) - 1.0);
+				if (keep > 0 && rows > FTS_ROW_BUDGET)
+					break;
+			}
+			np = keep;
 		}
 		match[0] = '\0';
 		for (size_t k = 0; k < np; k++) {
