@@ -23,7 +23,6 @@
 #define MODEL_EPOCHS 30
 #define MODEL_MIN_EPOCHS 5
 #define MODEL_BUDGET 6e7      /* examples x entries x epochs: about 3 s of training */
-#define COVERAGE_POWER 1.0
 #define MODEL_SHARE 0.5       /* score = probability^share * similarity^(1-share) */
 
 /* The read-only index; swapped whole on reload. */
@@ -326,6 +325,20 @@ static int add_phrase(ix *x, text_analyzer *ta, int entry, const char *textin, t
 	return 0;
 }
 
+/* The classifier feature id of key, added when add is set: -1 unknown,
+ * -2 out of memory. */
+static int feature_id(ix *x, const char *key, int add)
+{
+	int id = strmap_get(x->fvocab, key, -1);
+	if (id >= 0 || !add)
+		return id;
+	if (reserve((void **)&x->fidf, &x->cap_feat, (size_t)x->n_feat + 1, sizeof *x->fidf) < 0 ||
+	    strmap_put(x->fvocab, key, x->n_feat) < 0)
+		return -2;
+	x->fidf[x->n_feat] = 0;
+	return x->n_feat++;
+}
+
 /* Classifier features of analysed text (stop words kept): stems and the
  * bigrams of neighbours, as ids in x->fvocab (added when add is set; unknown
  * ones skipped otherwise). Returns the number of distinct ids in f. */
@@ -344,14 +357,9 @@ static size_t model_features(ix *x, const text_terms *tt, const char *const *ter
 				snprintf(bigram, sizeof bigram, "%s %s", terms[i], terms[i + 1]);
 				key = bigram;
 			}
-			id = strmap_get(x->fvocab, key, -1);
-			if (id < 0 && add) {
-				if (reserve((void **)&x->fidf, &x->cap_feat, (size_t)x->n_feat + 1,
-					    sizeof *x->fidf) < 0 || strmap_put(x->fvocab, key, x->n_feat) < 0)
-					return 0;
-				x->fidf[x->n_feat] = 0;
-				id = x->n_feat++;
-			}
+			id = feature_id(x, key, add);
+			if (id == -2)
+				return 0;
 			if (id >= 0 && n < MAX_FEATS)
 				f[n++] = id;
 		}
@@ -365,14 +373,9 @@ static size_t model_features(ix *x, const text_terms *tt, const char *const *ter
 		for (size_t k = 0; k + 3 <= wl + 2 && n < MAX_FEATS; k++) {
 			int id;
 			snprintf(key, sizeof key, "#%.3s", padded + k);
-			id = strmap_get(x->fvocab, key, -1);
-			if (id < 0 && add) {
-				if (reserve((void **)&x->fidf, &x->cap_feat, (size_t)x->n_feat + 1,
-					    sizeof *x->fidf) < 0 || strmap_put(x->fvocab, key, x->n_feat) < 0)
-					return 0;
-				x->fidf[x->n_feat] = 0;
-				id = x->n_feat++;
-			}
+			id = feature_id(x, key, add);
+			if (id == -2)
+				return 0;
 			if (id >= 0)
 				f[n++] = id;
 		}
@@ -1008,7 +1011,7 @@ found:
 		/* Geometric mean: the classifier must be sure AND the words must
 		 * really be there; either alone is not enough. */
 		cands[c].score = (prob ? pow(prob[ent], MODEL_SHARE) * pow(best, 1 - MODEL_SHARE) : best)
-				 * pow(coverage, COVERAGE_POWER);
+				 * coverage;
 	}
 	qsort(cands, ncand, sizeof *cands, cmp_cand);
 	for (size_t c = 0; c < ncand && c < ENGINE_TOP_K; c++) {
