@@ -26,5 +26,6 @@ void test_triage(void);
 void test_engine(void);
 void test_chat(void);
 void test_hours(void);
+void test_model(void);
 
 #endif

@@ -13,6 +13,7 @@ int main(void)
 	test_engine();
 	test_chat();
 	test_hours();
+	test_model();
 	printf("%d passed, %d failed\n", harness_passed, harness_failed);
 	return harness_failed ? 1 : 0;
 }
