@@ -27,7 +27,8 @@ static void usage(FILE *f)
 	fputs("usage:\n"
 	      "  frontdesk serve [--listen ADDR:PORT] [--db PATH] [--web DIR] [--kb-dir DIR]\n"
 	      "                  [--allow-origin URL]... [--threshold X] [--max-conn-per-ip N]\n"
-	      "                  [--rate-burst N] [--rate-per-sec R]\n"
+	      "                  [--rate-burst N] [--rate-per-sec R] [--tls-cert PEM --tls-key PEM]\n"
+	      "  frontdesk backup [--db PATH] FILE   (a consistent copy, safe while serving)\n"
 	      "  frontdesk kb import [--db PATH] FILE...\n"
 	      "  frontdesk kb export [--db PATH]\n"
 	      "  frontdesk kb hours [--db PATH] FILE   (opening hours, see kb/hours.json)\n"
@@ -185,6 +186,8 @@ static int cmd_serve(int argc, char **argv)
 			cfg.origins[cfg.n_origins++] = v;
 		else if (strcmp(a, "--threshold") == 0 && parse_double(v, &threshold) == 0) ;
 		else if (strcmp(a, "--max-conn-per-ip") == 0) cfg.max_conn_per_ip = atoi(v);
+		else if (strcmp(a, "--tls-cert") == 0) cfg.tls_cert = v;
+		else if (strcmp(a, "--tls-key") == 0) cfg.tls_key = v;
 		else if (strcmp(a, "--rate-burst") == 0 && atof(v) >= 1) ctx.burst = atof(v);
 		else if (strcmp(a, "--rate-per-sec") == 0 && atof(v) > 0) ctx.refill_per_sec = atof(v);
 		else {
@@ -193,6 +196,10 @@ static int cmd_serve(int argc, char **argv)
 			return 2;
 		}
 		i++;
+	}
+	if (!cfg.tls_cert != !cfg.tls_key) {
+		fprintf(stderr, "frontdesk serve: --tls-cert and --tls-key go together\n");
+		return 2;
 	}
 	colon = strrchr(listen, ':');
 	if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof iface) {
@@ -357,6 +364,28 @@ out:
 	return rc;
 }
 
+static int cmd_backup(int argc, char **argv)
+{
+	const char *db = DEFAULT_DB;
+	store *st = NULL;
+	char err[512];
+	int rc = 1;
+
+	argc = take_db(argc, argv, &db);
+	if (argc != 1) {
+		fprintf(stderr, "frontdesk backup: which file to write?\n");
+		return 2;
+	}
+	if (store_open(db, &st, err, sizeof err) < 0 || store_backup(st, argv[0], err, sizeof err) < 0)
+		fprintf(stderr, "frontdesk backup: %s\n", err);
+	else {
+		fprintf(stderr, "frontdesk: backed up %s to %s\n", db, argv[0]);
+		rc = 0;
+	}
+	store_close(st);
+	return rc;
+}
+
 static int cmd_eval(int argc, char **argv)
 {
 	const char *kb[16], *queries = NULL;
@@ -402,6 +431,8 @@ int main(int argc, char **argv)
 		return cmd_ask(argc - 2, argv + 2);
 	if (strcmp(argv[1], "eval") == 0)
 		return cmd_eval(argc - 2, argv + 2);
+	if (strcmp(argv[1], "backup") == 0)
+		return cmd_backup(argc - 2, argv + 2);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
 		usage(stdout);
 		return 0;

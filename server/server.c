@@ -364,6 +364,11 @@ static const lws_retry_bo_t idle_policy = {
 	.secs_since_valid_hangup = 70, /* ... and drop it if it never answers */
 };
 
+/* With TLS: browsers must never come back over plain http (one year). */
+static const struct lws_protocol_vhost_options hsts = {
+	NULL, NULL, "strict-transport-security:", "max-age=31536000; includeSubDomains"
+};
+
 static const struct lws_protocol_vhost_options mime_json = {
 	NULL, NULL, ".json", "application/json"
 };
@@ -406,6 +411,8 @@ int server_run(const server_config *cfg, chat_ctx *ctx, char *err, size_t errsz)
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
 		       LWS_SERVER_OPTION_VALIDATE_UTF8 |
 		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	if (cfg->tls_cert)
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.user = &s;
 	context = lws_create_context(&info);
 	if (!context) {
@@ -419,15 +426,23 @@ int server_run(const server_config *cfg, chat_ctx *ctx, char *err, size_t errsz)
 	info.vhost_name = "frontdesk";
 	info.retry_and_idle_policy = &idle_policy;
 	info.timeout_secs = 20;
+	info.ssl_cert_filepath = cfg->tls_cert;
+	info.ssl_private_key_filepath = cfg->tls_key;
+	if (cfg->tls_cert)
+		info.headers = &hsts;
 	vh = lws_create_vhost(context, &info);
 	if (!vh) {
-		snprintf(err, errsz, "could not listen on %s:%d (in use, or not an address here?)",
-			 cfg->iface, cfg->port);
+		snprintf(err, errsz, "could not listen on %s:%d (in use, not an address here, or a "
+			 "bad TLS certificate or key?)", cfg->iface, cfg->port);
 		goto out;
 	}
-	printf("frontdesk: listening on http://%s:%d/\n", cfg->iface, lws_get_vhost_listen_port(vh));
-	printf("frontdesk: demo clinic page with the chat widget: http://%s:%d/\n", cfg->iface,
-	       lws_get_vhost_listen_port(vh));
+	{
+		const char *scheme = cfg->tls_cert ? "https" : "http";
+		int port = lws_get_vhost_listen_port(vh);
+		printf("frontdesk: listening on %s://%s:%d/\n", scheme, cfg->iface, port);
+		printf("frontdesk: demo clinic page with the chat widget: %s://%s:%d/\n", scheme,
+		       cfg->iface, port);
+	}
 	fflush(stdout);
 
 	running_context = context;

@@ -20,6 +20,8 @@ typedef struct server_config {
 	const char *origins[SERVER_MAX_ORIGINS];  /* allowed widget origins besides our own */
 	size_t n_origins;
 	int max_conn_per_ip;          /* 0: unlimited */
+	const char *tls_cert;         /* PEM files; both set: serve https/wss only */
+	const char *tls_key;
 } server_config;
 
 /* Runs until SIGINT or SIGTERM, then closes every chat with 1001 and returns

@@ -196,6 +196,52 @@ void store_close(store *st)
 	free(st);
 }
 
+int store_backup(store *st, const char *path, char *err, size_t errsz)
+{
+	char tmp[4096];
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b;
+	int rc = -1, step;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+		snprintf(err, errsz, "path too long");
+		return -1;
+	}
+	remove(tmp);
+	if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		snprintf(err, errsz, "%s: %s", tmp, sqlite3_errmsg(dst));
+		goto out;
+	}
+	if (!(b = sqlite3_backup_init(dst, "main", st->db, "main"))) {
+		snprintf(err, errsz, "%s: %s", tmp, sqlite3_errmsg(dst));
+		goto out;
+	}
+	/* Copy in steps so a busy writer is only briefly held up. */
+	do {
+		step = sqlite3_backup_step(b, 256);
+		if (step == SQLITE_BUSY || step == SQLITE_LOCKED)
+			sqlite3_sleep(20);
+	} while (step == SQLITE_OK || step == SQLITE_BUSY || step == SQLITE_LOCKED);
+	sqlite3_backup_finish(b);
+	if (step != SQLITE_DONE) {
+		snprintf(err, errsz, "backup: %s", sqlite3_errstr(step));
+		goto out;
+	}
+	sqlite3_close(dst);
+	dst = NULL;
+	if (rename(tmp, path) != 0) {
+		snprintf(err, errsz, "cannot rename %s to %s", tmp, path);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (dst)
+		sqlite3_close(dst);
+	if (rc < 0)
+		remove(tmp);
+	return rc;
+}
+
 sqlite3 *store_db(store *st)
 {
 	return st->db;

@@ -38,6 +38,11 @@ void store_close(store *st);
  * last checkpoint. For a file database only; returns 0 or -1 with err. */
 int store_start_checkpointer(store *st, const char *path, int interval_ms, char *err, size_t errsz);
 
+/* Writes a consistent copy of the whole database to path with SQLite's online
+ * backup API (safe while a server writes to it), through path.tmp and a
+ * rename, so path is never half written. */
+int store_backup(store *st, const char *path, char *err, size_t errsz);
+
 /* Borrowed handle for modules that run their own statements (the engine). */
 sqlite3 *store_db(store *st);
 

@@ -18,18 +18,18 @@ export async function startServer(extraArgs = [], { keepDir } = {}) {
   const args = ['serve', '--listen', '127.0.0.1:0', '--db', db,
                 '--web', path.join(root, 'web'), '--kb-dir', path.join(root, 'kb'), ...extraArgs];
   const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
+  let out = '', err = '', scheme = 'http';
   proc.stderr.on('data', (d) => { err += d; });
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start:\n' + err)), 20000);
     proc.stdout.on('data', (d) => {
       out += d;
-      const m = out.match(/listening on http:\/\/127\.0\.0\.1:(\d+)\//);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+      const m = out.match(/listening on (https?):\/\/127\.0\.0\.1:(\d+)\//);
+      if (m) { clearTimeout(timer); scheme = m[1]; resolve(Number(m[2])); }
     });
     proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${code}:\n${err}`)); });
   });
-  const origin = `http://127.0.0.1:${port}`;
+  const origin = `${scheme}://127.0.0.1:${port}`;
   return {
     url: origin + '/', port, origin, db, dir, proc,
     stderr: () => err,
