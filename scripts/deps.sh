@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 pkgs="build-essential pkg-config libwebsockets-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libstemmer-dev libssl-dev"
 if [ "$1" = "test" ]; then
-	pkgs="$pkgs chromium"
+	pkgs="$pkgs chromium openssl"
 	command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
 	command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 fi
