@@ -19,10 +19,9 @@
 #define FTS_LIMIT 40          /* entries retrieved */
 #define FTS_ROW_BUDGET 10000  /* entries FTS5 may have to rank for one question */
 #define ANSWER_WEIGHT 0.8     /* matching an answer counts less than a phrasing */
-#define MODEL_MAX_ENTRIES 5000 /* beyond this, similarity alone (training cost) */
 #define MODEL_EPOCHS 30
 #define MODEL_MIN_EPOCHS 5
-#define MODEL_BUDGET 6e7      /* examples x entries x epochs: about 3 s of training */
+#define MODEL_BUDGET 6e7      /* phrasings x entries x epochs: about 3 s of training */
 #define MODEL_SHARE 0.5       /* score = probability^share * similarity^(1-share) */
 
 /* The read-only index; swapped whole on reload. */
@@ -403,12 +402,20 @@ static int train_model(ix *x, text_analyzer *ta)
 	int *feats = NULL, *seen = NULL;
 	float *vals = NULL;
 	size_t n_ex = 0, used = 0, cap = 0, n_phr = 0;
-	int rc = -1;
+	int rc = -1, epochs;
 
-	if (!(x->fvocab = strmap_new()))
-		return -1;
 	for (size_t i = 0; i < x->kb.n; i++)
 		n_phr += 1 + x->kb.v[i].n_alternates;
+	/* Training costs phrasings x entries per epoch: fewer epochs for a big
+	 * knowledge base, and no classifier below MODEL_MIN_EPOCHS (similarity
+	 * alone), so loading never takes more than a few seconds. */
+	epochs = MODEL_EPOCHS;
+	if ((double)n_phr * (double)x->n_entries * MODEL_EPOCHS > MODEL_BUDGET)
+		epochs = (int)(MODEL_BUDGET / ((double)n_phr * (double)x->n_entries));
+	if (epochs < MODEL_MIN_EPOCHS)
+		return 0;
+	if (!(x->fvocab = strmap_new()))
+		return -1;
 	if (!(ex = calloc(n_phr + 1, sizeof *ex)))
 		goto out;
 	for (size_t i = 0; i < x->kb.n; i++) {
@@ -455,20 +462,7 @@ static int train_model(ix *x, text_analyzer *ta)
 		ex[e].val = vals + off;
 		model_values(x, ex[e].feat, (size_t)ex[e].n, vals + off);
 	}
-	/* Training costs examples x entries per epoch: fewer epochs for a big
-	 * knowledge base, and none below MODEL_MIN_EPOCHS (similarity alone), so
-	 * loading never takes more than a few seconds. */
-	{
-		double per_epoch = (double)n_ex * (double)x->n_entries;
-		int epochs = per_epoch > 0 ? (int)(MODEL_BUDGET / per_epoch) : MODEL_EPOCHS;
-		if (epochs > MODEL_EPOCHS)
-			epochs = MODEL_EPOCHS;
-		if (epochs < MODEL_MIN_EPOCHS) {
-			rc = 0;
-			goto out;
-		}
-		x->lr = model_train(ex, n_ex, x->n_feat, (int)x->n_entries, epochs, 1);
-	}
+	x->lr = model_train(ex, n_ex, x->n_feat, (int)x->n_entries, epochs, 1);
 	rc = x->lr ? 0 : -1;
 out:
 	free(ex);
@@ -528,7 +522,7 @@ static ix *ix_build(store *st, text_analyzer *ta, char *err, size_t errsz)
 			norm += x->idf[x->terms[k]] * x->idf[x->terms[k]];
 		x->ph_norm[p] = sqrt(norm);
 	}
-	if (x->n_entries >= 2 && x->n_entries <= MODEL_MAX_ENTRIES && train_model(x, ta) < 0)
+	if (x->n_entries >= 2 && train_model(x, ta) < 0)
 		goto oom;
 	free(seen);
 	return x;
@@ -755,6 +749,47 @@ static void answer_hours(engine *e, const char *text, size_t len, engine_decisio
 		out->confidence = e->threshold;
 }
 
+/* The FTS5 query for a question into match: its known unigrams, rarest
+ * first, each quoted (patient text never becomes FTS5 syntax), at most
+ * FTS_TERMS, and no more once they would make FTS5 rank over FTS_ROW_BUDGET
+ * entries: ranking cost grows with the rows matched, and a common word adds
+ * little to a rare one (df is recovered from idf = ln(1 + N/df)). Returns the
+ * length written; 0 means there is nothing to search for. */
+static size_t fts_query(const ix *x, const char *const *terms, size_t n, char *match,
+			size_t size)
+{
+	struct { int id; const char *term; } pick[TEXT_MAX_WORDS];
+	size_t np = 0, used = 0;
+	double rows = 0;
+
+	for (size_t t = 0; t < n; t++) {
+		int id = strmap_get(x->vocab, terms[t], -1), dup = 0;
+		for (size_t k = 0; k < np && !dup; k++)
+			dup = pick[k].id == id;
+		if (id >= 0 && !dup) {
+			pick[np].id = id;
+			pick[np++].term = terms[t];
+		}
+	}
+	for (size_t a = 1; a < np; a++) /* insertion sort, rarest first */
+		for (size_t b = a; b > 0 && x->idf[pick[b].id] > x->idf[pick[b - 1].id]; b--) {
+			int id = pick[b].id;
+			const char *term = pick[b].term;
+			pick[b] = pick[b - 1];
+			pick[b - 1].id = id;
+			pick[b - 1].term = term;
+		}
+	match[0] = '\0';
+	for (size_t k = 0; k < np && k < FTS_TERMS; k++) {
+		rows += (double)x->n_entries / (exp(x->idf[pick[k].id]) - 1.0);
+		if (k > 0 && rows > FTS_ROW_BUDGET)
+			break;
+		used += (size_t)snprintf(match + used, size - used, "%s\"%s\"", used ? " OR " : "",
+					 pick[k].term);
+	}
+	return used;
+}
+
 typedef struct cand {
 	int entry;
 	double score;
@@ -847,67 +882,8 @@ int engine_decide(engine *e, const char *text, size_t len, int lang_hint,
 	if (nknown == 0)
 		return 0;
 
-	/* FTS5: the rarest known unigrams, each quoted: patient text never
-	 * becomes FTS5 syntax. */
-	{
-		int pick[FTS_TERMS];
-		size_t np = 0, used = 0;
-		for (size_t i = 0; i < nq; i++) {
-			if (qids[i] < 0)
-				continue;
-			/* unigrams only: bigram keys hold a space */
-			int is_unigram = 1;
-			for (size_t t = 0; t < tt.n; t++)
-				if (strmap_get(x->vocab, terms[t], -1) == qids[i])
-					goto found;
-			is_unigram = 0;
-found:
-			if (!is_unigram)
-				continue;
-			if (np < FTS_TERMS) {
-				pick[np++] = qids[i];
-			} else {
-				size_t lo = 0;
-				for (size_t k = 1; k < np; k++)
-					if (x->idf[pick[k]] < x->idf[pick[lo]])
-						lo = k;
-				if (x->idf[qids[i]] > x->idf[pick[lo]])
-					pick[lo] = qids[i];
-			}
-		}
-		/* Rarest first, and stop adding terms once they would make FTS5
-		 * rank more than FTS_ROW_BUDGET entries: ranking cost grows with
-		 * the rows matched, and a common word adds little to a rare one.
-		 * (df is recovered from idf = ln(1 + N/df).) */
-		for (size_t a = 1; a < np; a++)
-			for (size_t b = a; b > 0 && x->idf[pick[b]] > x->idf[pick[b - 1]]; b--) {
-				int t = pick[b];
-				pick[b] = pick[b - 1];
-				pick[b - 1] = t;
-			}
-		{
-			double rows = 0;
-			size_t keep = 0;
-			for (; keep < np; keep++) {
-				rows += (double)x->n_entries / (exp(x->idf[pick[keep]]) - 1.0);
-				if (keep > 0 && rows > FTS_ROW_BUDGET)
-					break;
-			}
-			np = keep;
-		}
-		match[0] = '\0';
-		for (size_t k = 0; k < np; k++) {
-			for (size_t t = 0; t < tt.n; t++) {
-				if (strmap_get(x->vocab, terms[t], -1) != pick[k])
-					continue;
-				used += (size_t)snprintf(match + used, sizeof match - used, "%s\"%s\"",
-							 used ? " OR " : "", terms[t]);
-				break;
-			}
-		}
-		if (used == 0)
-			return 0;
-	}
+	if (fts_query(x, terms, tt.n, match, sizeof match) == 0)
+		return 0;
 
 	cand_of_entry = malloc(x->n_entries * sizeof *cand_of_entry);
 	cands = malloc((FTS_LIMIT + 4) * sizeof *cands);
