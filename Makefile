@@ -11,11 +11,12 @@ WARN     += -Werror
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LIBS      = $(PKG_LIBS) -lstemmer -lcrypto -lm -pthread
+LIBS      = $(PKG_LIBS) -lstemmer -lcrypto -largon2 -lm -pthread
 
 CORE_SRC  = server/util.c server/strmap.c server/text.c server/kbfile.c server/store.c \
-            server/triage.c server/model.c server/engine.c server/chat.c server/eval.c server/hours.c
-SRV_SRC   = server/server.c server/main.c
+            server/triage.c server/model.c server/engine.c server/chat.c server/eval.c server/hours.c server/notify.c server/desk.c \
+            server/auth.c server/api.c
+SRV_SRC   = server/server.c server/main.c server/usercli.c
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 
 # Release objects in build/, sanitizer objects in build-asan/.

@@ -5,7 +5,7 @@
 set -e
 cd "$(dirname "$0")/.."
 
-pkgs="build-essential pkg-config libwebsockets-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libstemmer-dev libssl-dev"
+pkgs="build-essential pkg-config libwebsockets-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libstemmer-dev libssl-dev libargon2-dev"
 if [ "$1" = "test" ]; then
 	pkgs="$pkgs chromium openssl"
 	command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"

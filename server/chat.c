@@ -47,6 +47,32 @@ void chat_default_messages(chat_messages *m)
 		"Suicidio y Crisis) ahora mismo. Para envenenamiento o sobredosis, llame "
 		"a Control de Envenenamientos al 1-800-222-1222. No espere una respuesta "
 		"en este chat. Hemos avisado a nuestro personal.";
+	m->nobody[TEXT_LANG_EN] =
+		"Our front desk team can't join the chat right now. You can call us at "
+		"(555) 010-2400.";
+	m->nobody[TEXT_LANG_ES] =
+		"Nuestro equipo de recepción no puede unirse al chat en este momento. Puede "
+		"llamarnos al (555) 010-2400.";
+	m->still_waiting[TEXT_LANG_EN] =
+		"I've added that to your conversation for our front desk team. A staff "
+		"member will reply here as soon as they can.";
+	m->still_waiting[TEXT_LANG_ES] =
+		"Agregué eso a su conversación para nuestro equipo de recepción. Un miembro "
+		"del personal le responderá aquí lo antes posible.";
+	m->closed[TEXT_LANG_EN] = "Our front desk is closed right now.";
+	m->closed[TEXT_LANG_ES] = "Nuestra recepción está cerrada en este momento.";
+	m->leave_message[TEXT_LANG_EN] =
+		"Leave your name and a phone number or e-mail address below, and a staff "
+		"member will get back to you as soon as we're available.";
+	m->leave_message[TEXT_LANG_ES] =
+		"Deje su nombre y un teléfono o correo electrónico abajo, y un miembro del "
+		"personal le contestará en cuanto estemos disponibles.";
+	m->ticket_ok[TEXT_LANG_EN] =
+		"Thank you. Your message is with our front desk team; we'll contact you as "
+		"soon as we can.";
+	m->ticket_ok[TEXT_LANG_ES] =
+		"Gracias. Su mensaje está con nuestro equipo de recepción; le contactaremos lo "
+		"antes posible.";
 }
 
 static void emit_json(json_t *frame, chat_emit_fn emit, void *user)
@@ -139,6 +165,11 @@ static int on_hello(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn em
 			    "status", status, "greeting", ctx->msg.greeting[s->lang],
 			    "history", history),
 		  emit, user);
+	if (ctx->desk && strcmp(status, "waiting") == 0) {
+		json_t *q = desk_queue_frame(ctx->desk, conv);
+		if (q)
+			emit_json(q, emit, user);
+	}
 	return 0;
 }
 
@@ -198,17 +229,45 @@ static size_t utf8_chars(const char *s, size_t len)
 	return n;
 }
 
+/* The handoff text when nobody can join now: why, when we open (from the
+ * structured hours, at the actual time), and how to leave a message. */
+static void unavailable_text(const chat_ctx *ctx, desk_availability avail, int lang,
+			     char *out, size_t outsz)
+{
+	char hours[1024] = "";
+	if (avail == DESK_CLOSED) {
+		hours_query q = { .when = HOURS_NOW };
+		const hours_config *h = engine_hours(ctx->eng);
+		if (h && hours_answer(h, &q, engine_now(ctx->eng), lang == TEXT_LANG_ES, hours,
+				      sizeof hours) < 0)
+			hours[0] = '\0';
+		snprintf(out, outsz, "%s %s%s%s", ctx->msg.closed[lang], hours, hours[0] ? " " : "",
+			 ctx->msg.leave_message[lang]);
+	} else {
+		snprintf(out, outsz, "%s %s", ctx->msg.nobody[lang], ctx->msg.leave_message[lang]);
+	}
+}
+
+static int with_person(const desk_conv *c)
+{
+	return strcmp(c->status, "waiting") == 0 || strcmp(c->status, "owned") == 0 ||
+	       strcmp(c->status, "ticket") == 0;
+}
+
 static int on_message(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn emit, void *user)
 {
 	const json_t *jtext = json_object_get(req, "text");
 	const json_t *jcid = json_object_get(req, "client_id");
-	const char *text;
+	const char *text, *reply_text;
 	size_t len;
 	engine_decision d;
-	char err[256];
+	desk_conv dc;
+	desk_availability avail = DESK_AVAILABLE;
+	char err[256], unavailable[2048];
 	json_int_t msg_id = 0, reply_id = 0;
 	json_t *mfields = NULL, *rfields = NULL, *frame;
 	int64_t id;
+	int quiet, queued;
 
 	if (!s->started)
 		return send_error(s, emit, user, "no_session", "say hello first");
@@ -224,8 +283,27 @@ static int on_message(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn 
 	if (strspn(text, " \t\r\n") == len)
 		return send_error(s, emit, user, "empty", "The message is empty.");
 
+	memset(&dc, 0, sizeof dc);
+	snprintf(dc.status, sizeof dc.status, "bot");
+	if (ctx->desk && desk_conv_get(ctx->desk, s->conv_id, &dc, err, sizeof err) < 0)
+		goto fail;
+
 	if (engine_decide(ctx->eng, text, len, -1, &d, err, sizeof err) < 0)
 		util_log("error", "engine: %s", err); /* d is a safe handoff */
+	/* While a person owns the chat the bot says nothing: it would talk over
+	 * them. Except in an emergency: those instructions never wait. While
+	 * the chat only waits for a person, the bot still answers what it knows
+	 * (the chat stays in the queue), so nobody waits for a fact it has. */
+	quiet = strcmp(dc.status, "owned") == 0 && d.kind != ENGINE_EMERGENCY;
+	queued = !quiet && d.kind != ENGINE_ANSWER;
+	reply_text = chat_reply_text(ctx, &d);
+	if (queued && d.kind == ENGINE_HANDOFF && with_person(&dc)) {
+		reply_text = ctx->msg.still_waiting[d.lang];
+	} else if (queued && ctx->desk && d.kind == ENGINE_HANDOFF &&
+		   (avail = desk_available(ctx->desk)) != DESK_AVAILABLE) {
+		unavailable_text(ctx, avail, d.lang, unavailable, sizeof unavailable);
+		reply_text = unavailable;
+	}
 
 	if (store_begin(ctx->st, err, sizeof err) < 0)
 		goto fail;
@@ -235,15 +313,29 @@ static int on_message(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn 
 			    err, sizeof err) < 0)
 		goto fail;
 	msg_id = id;
-	rfields = reply_fields(ctx, &d, msg_id);
-	if (store_event_add(ctx->st, s->conv_id, "bot", engine_kind_name(d.kind), chat_reply_text(ctx, &d),
-			    rfields, &id, err, sizeof err) < 0)
+	if (ctx->desk && strcmp(dc.status, "resolved") == 0 &&
+	    desk_set_status_tx(ctx->desk, s->conv_id, "bot", err, sizeof err) < 0)
 		goto fail;
-	reply_id = id;
-	if (d.kind != ENGINE_ANSWER &&
-	    store_conv_set_status(ctx->st, s->conv_id, "waiting", engine_reason_name(d.reason),
-				  err, sizeof err) < 0)
-		goto fail;
+	if (!quiet) {
+		rfields = reply_fields(ctx, &d, msg_id);
+		if (avail != DESK_AVAILABLE) {
+			json_object_set_new(rfields, avail == DESK_CLOSED ? "after_hours" : "nobody_online",
+					    json_true());
+			json_object_set_new(rfields, "leave_message", json_true());
+		}
+		if (store_event_add(ctx->st, s->conv_id, "bot", engine_kind_name(d.kind), reply_text,
+				    rfields, &id, err, sizeof err) < 0)
+			goto fail;
+		reply_id = id;
+	}
+	if (queued) {
+		const char *reason = d.kind == ENGINE_EMERGENCY ? "emergency" : engine_reason_name(d.reason);
+		if (ctx->desk ? desk_enqueue_tx(ctx->desk, s->conv_id, reason, d.kind == ENGINE_EMERGENCY,
+						d.lang == TEXT_LANG_ES ? "es" : "en", err, sizeof err) < 0
+			      : store_conv_set_status(ctx->st, s->conv_id, "waiting", reason,
+						      err, sizeof err) < 0)
+			goto fail;
+	}
 	if (store_commit(ctx->st, err, sizeof err) < 0)
 		goto fail;
 	json_decref(mfields);
@@ -253,11 +345,16 @@ static int on_message(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn 
 	if (jcid)
 		json_object_set(frame, "client_id", (json_t *)jcid);
 	emit_json(frame, emit, user);
-	frame = json_pack("{s:s, s:I, s:s}", "type", engine_kind_name(d.kind), "id", reply_id,
-			  "text", chat_reply_text(ctx, &d));
-	json_object_update(frame, rfields);
-	json_decref(rfields);
-	emit_json(frame, emit, user);
+	if (!quiet) {
+		frame = json_pack("{s:s, s:I, s:s}", "type", engine_kind_name(d.kind), "id", reply_id,
+				  "text", reply_text);
+		json_object_update(frame, rfields);
+		json_decref(rfields);
+		emit_json(frame, emit, user);
+	}
+	/* Then the consoles (and every waiting patient, when the queue moved). */
+	if (ctx->desk)
+		desk_conv_changed(ctx->desk, s->conv_id, msg_id - 1, queued);
 	return 0;
 fail:
 	store_rollback(ctx->st);
@@ -267,6 +364,75 @@ fail:
 	return send_error(s, emit, user, "internal",
 			  "Sorry, your message could not be saved. Please try again, or call us "
 			  "at (555) 010-2400.");
+}
+
+/* A string field of 1..max characters, trimmed of nothing (shown as typed). */
+static const char *short_field(json_t *req, const char *key, size_t max)
+{
+	const json_t *j = json_object_get(req, key);
+	const char *v = json_string_value(j);
+	if (!v || strspn(v, " \t\r\n") == json_string_length(j) ||
+	    utf8_chars(v, json_string_length(j)) > max)
+		return NULL;
+	return v;
+}
+
+static int on_leave_message(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn emit,
+			    void *user)
+{
+	const char *name = short_field(req, "name", 200), *contact = short_field(req, "contact", 200);
+	const char *text = short_field(req, "text", CHAT_MAX_TEXT);
+	char err[256];
+	desk_conv dc;
+	json_t *fields = NULL;
+	int64_t id;
+
+	if (!s->started)
+		return send_error(s, emit, user, "no_session", "say hello first");
+	if (!ctx->desk)
+		return send_error(s, emit, user, "unknown_type", "messages cannot be left here");
+	if (!name || !contact || !text)
+		return send_error(s, emit, user, "missing_field",
+				  "Please give your name, a phone number or e-mail, and your message "
+				  "(each under 200 characters, the message under 4000).");
+	if (desk_conv_get(ctx->desk, s->conv_id, &dc, err, sizeof err) < 0 ||
+	    store_begin(ctx->st, err, sizeof err) < 0)
+		goto fail;
+	fields = json_pack("{s:s, s:s}", "name", name, "contact", contact);
+	if (store_event_add(ctx->st, s->conv_id, "patient", "ticket", text, fields, &id,
+			    err, sizeof err) < 0)
+		goto fail;
+	/* A person already in the chat reads it there; otherwise it waits as a ticket. */
+	if (strcmp(dc.status, "owned") != 0 &&
+	    ((!with_person(&dc) && desk_enqueue_tx(ctx->desk, s->conv_id, "ticket", 0,
+						   s->lang == TEXT_LANG_ES ? "es" : "en",
+						   err, sizeof err) < 0) ||
+	     desk_set_status_tx(ctx->desk, s->conv_id, "ticket", err, sizeof err) < 0))
+		goto fail;
+	if (store_commit(ctx->st, err, sizeof err) < 0)
+		goto fail;
+	json_decref(fields);
+	emit_json(json_pack("{s:s, s:I, s:s}", "type", "ticket_ok", "id", (json_int_t)id,
+			    "text", ctx->msg.ticket_ok[s->lang]), emit, user);
+	desk_conv_changed(ctx->desk, s->conv_id, id - 1, 1);
+	return 0;
+fail:
+	store_rollback(ctx->st);
+	json_decref(fields);
+	util_log("error", "conversation %s: message left not stored: %s", s->conv_id, err);
+	return send_error(s, emit, user, "internal",
+			  "Sorry, your message could not be saved. Please call us at (555) 010-2400.");
+}
+
+static int on_typing(chat_ctx *ctx, chat_session *s, json_t *req)
+{
+	desk_conv dc;
+	char err[128];
+	if (!s->started || !ctx->desk)
+		return 0;
+	if (desk_conv_get(ctx->desk, s->conv_id, &dc, err, sizeof err) == 0 && with_person(&dc))
+		desk_patient_typing(ctx->desk, s->conv_id, json_is_true(json_object_get(req, "typing")));
+	return 0;
 }
 
 static int on_feedback(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn emit, void *user)
@@ -302,6 +468,22 @@ int chat_handle(chat_ctx *ctx, chat_session *s, const char *frame, size_t len,
 	int rc;
 
 	s->last_error = NULL;
+	/* Typing indicators are frequent and answer nothing: their own limit, and
+	 * never an error frame for them. */
+	if (len < 64 && memmem(frame, len, "\"typing\"", 8) &&
+	    (req = json_loadb(frame, len, JSON_REJECT_DUPLICATES, &jerr)) != NULL) {
+		if (json_is_object(req) && (type = json_string_value(json_object_get(req, "type"))) &&
+		    strcmp(type, "typing") == 0) {
+			int64_t now = ctx->now_us();
+			if (s->typing_us == 0 || now - s->typing_us >= 500000) {
+				s->typing_us = now;
+				on_typing(ctx, s, req);
+			}
+			json_decref(req);
+			return 0;
+		}
+		json_decref(req);
+	}
 	if (!allow_frame(ctx, s))
 		return send_error(s, emit, user, "rate_limited",
 				  "You're sending messages quickly. Please wait a moment and try again.");
@@ -319,6 +501,10 @@ int chat_handle(chat_ctx *ctx, chat_session *s, const char *frame, size_t len,
 		rc = on_message(ctx, s, req, emit, user);
 	else if (strcmp(type, "feedback") == 0)
 		rc = on_feedback(ctx, s, req, emit, user);
+	else if (strcmp(type, "leave_message") == 0)
+		rc = on_leave_message(ctx, s, req, emit, user);
+	else if (strcmp(type, "typing") == 0)
+		rc = on_typing(ctx, s, req); /* a long typing frame: counted like any other */
 	else if (strcmp(type, "ping") == 0) {
 		emit_json(json_pack("{s:s}", "type", "pong"), emit, user);
 		rc = 0;

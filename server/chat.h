@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "desk.h"
 #include "engine.h"
 #include "store.h"
 
@@ -24,12 +25,18 @@ typedef struct chat_messages {
 	const char *handoff[2];         /* low confidence */
 	const char *person[2];          /* asked for a person */
 	const char *emergency[2];
+	const char *still_waiting[2];   /* another unsure question while already queued */
+	const char *nobody[2];          /* handed off, open, but no staff online */
+	const char *closed[2];          /* handed off outside opening hours (then the hours) */
+	const char *leave_message[2];   /* how to leave a message, after either */
+	const char *ticket_ok[2];       /* a message was left */
 } chat_messages;
 
 /* Shared by all sessions of a server; the store and engine are borrowed. */
 typedef struct chat_ctx {
 	store *st;
 	engine *eng;
+	desk *desk;                     /* the staff side; NULL: handoffs only queue */
 	chat_messages msg;
 	int64_t (*now_us)(void);        /* monotonic clock, injectable for tests */
 	double burst;                   /* rate limit per connection; 0: CHAT_BURST */
@@ -42,6 +49,7 @@ typedef struct chat_session {
 	int lang;                              /* TEXT_LANG_*, from hello's hint */
 	double tokens;                         /* rate-limit bucket */
 	int64_t refilled_us;
+	int64_t typing_us;                     /* when the last typing frame went through */
 	int started;
 	const char *last_error;                /* code of the last error frame (static) */
 } chat_session;
@@ -57,8 +65,10 @@ void chat_default_messages(chat_messages *m);
  * or one of ctx->msg), in the decision's language. */
 const char *chat_reply_text(const chat_ctx *ctx, const engine_decision *d);
 
-/* Handles one complete frame (any bytes). Always emits at least one frame
- * (a reply or an error). Returns 0, or -1 when the frame was an error the
+/* Handles one complete frame (any bytes). Emits at least one frame (a reply
+ * or an error), except for "typing", which only tells the staff console
+ * (and is dropped, silently, when more than two a second arrive). Returns 0,
+ * or -1 when the frame was an error the
  * caller may want to log (s->last_error names it; it was answered with an
  * error frame). */
 int chat_handle(chat_ctx *ctx, chat_session *s, const char *frame, size_t len,

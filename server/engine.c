@@ -72,6 +72,16 @@ static int64_t real_clock(void)
 	return util_now_us() / 1000000;
 }
 
+const hours_config *engine_hours(const engine *e)
+{
+	return e->hours;
+}
+
+int64_t engine_now(const engine *e)
+{
+	return e->now_unix();
+}
+
 void engine_set_clock(engine *e, int64_t (*now_unix)(void))
 {
 	e->now_unix = now_unix ? now_unix : real_clock;

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 
+#include "hours.h"
 #include "store.h"
 #include "text.h"
 
@@ -83,6 +84,11 @@ int engine_reload(engine *e, char *err, size_t errsz);
  * next engine_reload/engine_open; and the wall clock (unix seconds) used to
  * answer "are you open now?", injectable for tests (NULL: the real one). */
 void engine_set_clock(engine *e, int64_t (*now_unix)(void));
+
+/* Borrowed: the opening hours (NULL when none are configured), valid until
+ * the next engine_reload; and the engine's wall clock, unix seconds. */
+const hours_config *engine_hours(const engine *e);
+int64_t engine_now(const engine *e);
 
 /* The answer threshold in [0,1]. */
 void engine_set_threshold(engine *e, double threshold);

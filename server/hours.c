@@ -1095,3 +1095,25 @@ int hours_answer(const hours_config *c, const hours_query *q, int64_t now_unix,
 		memmove(out, out + 1, strlen(out));
 	return b.cut ? -1 : 0;
 }
+
+int hours_open_now(const hours_config *c, int64_t now_unix)
+{
+	struct tm tm;
+	char abbr[16];
+	int64_t today;
+	int now_min;
+
+	if (!c)
+		return -1;
+	if (local_time(c->tz, now_unix, &tm, abbr, sizeof abbr) != 0)
+		return -1;
+	today = days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	now_min = tm.tm_hour * 60 + tm.tm_min;
+	for (size_t i = 0; i < c->n_loc; i++) {
+		dayhours dh;
+		day_hours(c, i, today, &dh);
+		if (dh.open != CLOSED && now_min >= dh.open && now_min < dh.close)
+			return 1;
+	}
+	return 0;
+}

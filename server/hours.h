@@ -114,4 +114,9 @@ int hours_parse_question(const char *const *words, size_t n, hours_query *q);
 int hours_answer(const hours_config *c, const hours_query *q, int64_t now_unix,
 		 int lang, char *out, size_t outsz);
 
+/* 1 if at least one location is open at now_unix, 0 if all are closed
+ * (holidays included), -1 if c is NULL or the time could not be converted.
+ * Not thread-safe, like hours_answer. */
+int hours_open_now(const hours_config *c, int64_t now_unix);
+
 #endif

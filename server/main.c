@@ -15,9 +15,12 @@
 #include "engine.h"
 #include "eval.h"
 #include "hours.h"
+#include "auth.h"
 #include "kbfile.h"
+#include "notify.h"
 #include "server.h"
 #include "store.h"
+#include "usercli.h"
 #include "util.h"
 
 #define DEFAULT_DB "data/frontdesk.db"
@@ -28,7 +31,13 @@ static void usage(FILE *f)
 	      "  frontdesk serve [--listen ADDR:PORT] [--db PATH] [--web DIR] [--kb-dir DIR]\n"
 	      "                  [--allow-origin URL]... [--threshold X] [--max-conn-per-ip N]\n"
 	      "                  [--rate-burst N] [--rate-per-sec R] [--tls-cert PEM --tls-key PEM]\n"
+	      "                  [--session-idle SECONDS] [--public-url URL]\n"
+	      "                  [--webhook URL]... [--webhook-slack URL]... [--pretend-time UNIX]\n"
+	      "  frontdesk webhook-secret [--db PATH]   (the key receivers check signatures with)\n"
 	      "  frontdesk backup [--db PATH] FILE   (a consistent copy, safe while serving)\n"
+	      "  frontdesk user add NAME --role staff|admin [--display NAME] [--db PATH]\n"
+	      "  frontdesk user list|disable NAME|enable NAME|password NAME [--db PATH]\n"
+	      "                  (passwords: asked on the terminal, or one line of stdin)\n"
 	      "  frontdesk kb import [--db PATH] FILE...\n"
 	      "  frontdesk kb export [--db PATH]\n"
 	      "  frontdesk kb hours [--db PATH] FILE   (opening hours, see kb/hours.json)\n"
@@ -159,8 +168,37 @@ static int seed_from_dir(store *st, const char *dir)
 	return rc;
 }
 
+/* --pretend-time: the clinic's clock starts at a given time and runs on
+ * (demos and tests of opening hours; never needed in production). */
+static int64_t pretend_base, pretend_started;
+
+static int64_t pretend_clock(void)
+{
+	return pretend_base + (util_mono_us() - pretend_started) / 1000000;
+}
+
+/* The webhook signing key: made once per database, kept in meta. */
+static int webhook_secret(store *st, char out[65], char *err, size_t errsz)
+{
+	unsigned char raw[32];
+	if (store_meta_get(st, "webhook_secret", out, 65) == 0 && out[0])
+		return 0;
+	if (util_random(raw, sizeof raw) < 0) {
+		snprintf(err, errsz, "no randomness available");
+		return -1;
+	}
+	util_hex(raw, sizeof raw, out);
+	return store_meta_set(st, "webhook_secret", out, err, errsz);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
+	notify_hook hooks[NOTIFY_MAX_HOOKS];
+	size_t n_hooks = 0;
+	const char *public_url = NULL;
+	char console_url[512], secret[65];
+	auth *au = NULL;
+	notify *nt = NULL;
 	const char *db = DEFAULT_DB, *web = "web", *kbdir = "kb", *listen = "127.0.0.1:8080";
 	server_config cfg = { 0 };
 	char iface[128], webabs[PATH_MAX], err[512];
@@ -190,7 +228,17 @@ static int cmd_serve(int argc, char **argv)
 		else if (strcmp(a, "--tls-key") == 0) cfg.tls_key = v;
 		else if (strcmp(a, "--rate-burst") == 0 && atof(v) >= 1) ctx.burst = atof(v);
 		else if (strcmp(a, "--rate-per-sec") == 0 && atof(v) > 0) ctx.refill_per_sec = atof(v);
-		else {
+		else if (strcmp(a, "--session-idle") == 0 && atoi(v) > 0) cfg.session_idle_s = atoi(v);
+		else if (strcmp(a, "--public-url") == 0) public_url = v;
+		else if ((strcmp(a, "--webhook") == 0 || strcmp(a, "--webhook-slack") == 0) &&
+			 n_hooks < NOTIFY_MAX_HOOKS &&
+			 (strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0)) {
+			hooks[n_hooks].url = v;
+			hooks[n_hooks++].format = strcmp(a, "--webhook") == 0 ? NOTIFY_GENERIC : NOTIFY_SLACK;
+		} else if (strcmp(a, "--pretend-time") == 0 && atoll(v) > 0) {
+			pretend_base = atoll(v);
+			pretend_started = util_mono_us();
+		} else {
 			fprintf(stderr, "frontdesk serve: bad option %s %s\n", a, v);
 			usage(stderr);
 			return 2;
@@ -232,19 +280,59 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (threshold >= 0)
 		engine_set_threshold(eng, threshold);
+	if (pretend_base)
+		engine_set_clock(eng, pretend_clock);
+	if (auth_open(st, cfg.session_idle_s, &au, err, sizeof err) < 0) {
+		fprintf(stderr, "frontdesk: %s\n", err);
+		goto out;
+	}
+	if (public_url)
+		snprintf(console_url, sizeof console_url, "%s/staff", public_url);
+	else
+		snprintf(console_url, sizeof console_url, "%s://%s/staff", cfg.tls_cert ? "https" : "http",
+			 listen);
+	if (webhook_secret(st, secret, err, sizeof err) < 0 ||
+	    notify_open(st, hooks, n_hooks, secret, console_url, &nt, err, sizeof err) < 0) {
+		fprintf(stderr, "frontdesk: %s\n", err);
+		goto out;
+	}
 	ctx.st = st;
 	ctx.eng = eng;
 	ctx.now_us = util_mono_us;
 	chat_default_messages(&ctx.msg);
 	LOG_INFO("database %s, %zu knowledge-base entries", db, engine_entry_count(eng));
-	if (server_run(&cfg, &ctx, err, sizeof err) < 0) {
+	if (server_run(&cfg, &ctx, au, nt, err, sizeof err) < 0) {
 		fprintf(stderr, "frontdesk: %s\n", err);
 		goto out;
 	}
 	LOG_INFO("stopped");
 	rc = 0;
 out:
+	notify_close(nt);
+	auth_close(au);
 	engine_free(eng);
+	store_close(st);
+	return rc;
+}
+
+static int cmd_webhook_secret(int argc, char **argv)
+{
+	const char *db = DEFAULT_DB;
+	char secret[65], err[256];
+	store *st = NULL;
+	int rc = 1;
+	if (argc == 2 && strcmp(argv[0], "--db") == 0)
+		db = argv[1];
+	else if (argc != 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (store_open(db, &st, err, sizeof err) < 0 || webhook_secret(st, secret, err, sizeof err) < 0)
+		fprintf(stderr, "frontdesk: %s\n", err);
+	else {
+		printf("%s\n", secret);
+		rc = 0;
+	}
 	store_close(st);
 	return rc;
 }
@@ -433,6 +521,10 @@ int main(int argc, char **argv)
 		return cmd_eval(argc - 2, argv + 2);
 	if (strcmp(argv[1], "backup") == 0)
 		return cmd_backup(argc - 2, argv + 2);
+	if (strcmp(argv[1], "webhook-secret") == 0)
+		return cmd_webhook_secret(argc - 2, argv + 2);
+	if (strcmp(argv[1], "user") == 0)
+		return usercli_main(argc - 1, argv + 1, DEFAULT_DB);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
 		usage(stdout);
 		return 0;

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <libwebsockets.h>
 
+#include "api.h"
 #include "strmap.h"
 #include "util.h"
 
@@ -22,11 +23,15 @@ typedef struct outmsg {
 } outmsg;
 
 typedef struct pss_chat {
-	struct pss_chat *next, *prev;   /* all live chat sessions, for shutdown */
+	struct pss_chat *next, *prev;   /* all live sessions (patients and staff) */
 	struct lws *wsi;
 	unsigned long conn;             /* connection number for logs */
 	char peer[64];
-	chat_session chat;
+	int staff;                      /* a staff console (frontdesk-staff), else a patient */
+	chat_session chat;              /* patients */
+	desk_staff desk;                /* staff */
+	char token[AUTH_TOKEN_LEN + 1]; /* staff: the session cookie, checked on every frame */
+	int64_t expires_at;             /* staff: unix seconds */
 	char *rx;                       /* reassembly of a fragmented message */
 	size_t rx_len, rx_cap;
 	size_t discarded;               /* bytes dropped of an oversized message */
@@ -37,17 +42,34 @@ typedef struct pss_chat {
 } pss_chat;
 
 typedef struct pss_http {
-	char *body;
+	char *body;                     /* response body */
 	size_t len;
+	/* the API: the request as read */
+	char method[8];
+	char path[256];
+	char cookie[1024];
+	char csrf[80];
+	char peer[64];
+	int same_origin, origin_present;
+	char *req_body;
+	size_t req_len;
+	int req_too_big;
 } pss_http;
 
 typedef struct srv {
 	const server_config *cfg;
 	chat_ctx *chat;
+	desk *desk;
+	auth *au;
+	notify *nt;
+	api_ctx api;
 	strmap *per_ip;
 	pss_chat *sessions;
 	unsigned long next_conn;
 	size_t n_sessions;
+	struct lws_context *context;
+	lws_sorted_usec_list_t tick;
+	int64_t next_sweep;
 } srv;
 
 static volatile sig_atomic_t interrupted;
@@ -80,6 +102,25 @@ static int origin_allowed(struct lws *wsi, const server_config *cfg)
 	if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0)
 		return 0;
 	o = origin;
+	if (strncasecmp(o, "http://", 7) == 0)
+		o += 7;
+	else if (strncasecmp(o, "https://", 8) == 0)
+		o += 8;
+	else
+		return 0;
+	return strcasecmp(o, host) == 0;
+}
+
+/* The Origin header is absent (*present = 0) or names this server itself. */
+static int same_origin(struct lws *wsi, int *present)
+{
+	char origin[256], host[256];
+	const char *o = origin;
+	*present = lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) > 0;
+	if (!*present)
+		return 1;
+	if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0)
+		return 0;
 	if (strncasecmp(o, "http://", 7) == 0)
 		o += 7;
 	else if (strncasecmp(o, "https://", 8) == 0)
@@ -141,10 +182,55 @@ static void close_with(struct lws *wsi, pss_chat *pss, int code, const char *why
 	lws_callback_on_writable(wsi);
 }
 
-/* --- the chat protocol -------------------------------------------------- */
+/* --- the chat and staff protocols ---------------------------------------- */
 
-static int cb_chat(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-		   void *in, size_t len)
+#define CLOSE_SESSION_EXPIRED 4001   /* application close code: sign in again */
+
+/* The staff session of a handshake's cookie: 0 valid (out filled), else not. */
+static int staff_session(srv *s, struct lws *wsi, auth_session *out, char token[AUTH_TOKEN_LEN + 1])
+{
+	char cookie[1024];
+	if (lws_hdr_copy(wsi, cookie, sizeof cookie, WSI_TOKEN_HTTP_COOKIE) <= 0)
+		return 1;
+	return api_staff_session(&s->api, cookie, out, token);
+}
+
+static void session_expired(pss_chat *pss)
+{
+	static const char frame[] = "{\"type\":\"error\",\"code\":\"session_expired\","
+				    "\"message\":\"your session has ended; sign in again\"}";
+	queue_frame(pss, frame, sizeof frame - 1);
+	close_with(pss->wsi, pss, CLOSE_SESSION_EXPIRED, "session expired");
+}
+
+/* One complete text message of a connection. */
+static void handle_message(srv *s, pss_chat *pss, const char *data, size_t len)
+{
+	if (!pss->staff) {
+		if (chat_handle(s->chat, &pss->chat, data, len, queue_frame, pss) < 0)
+			LOG_WARN("ws: conn %lu: %s", pss->conn, pss->chat.last_error);
+		return;
+	}
+	{
+		/* Every console frame re-checks the session: a logout, a disabled
+		 * account or the idle timeout ends the console too. Activity here
+		 * is what keeps a session alive. */
+		auth_session sess;
+		char err[256];
+		if (auth_session_check(s->au, pss->token, util_now_us() / 1000000, &sess,
+				       err, sizeof err) != 0) {
+			LOG_INFO("ws: conn %lu: staff session ended", pss->conn);
+			session_expired(pss);
+			return;
+		}
+		pss->expires_at = sess.expires_at;
+	}
+	if (desk_staff_handle(s->desk, &pss->desk, data, len, queue_frame, pss) < 0)
+		LOG_WARN("ws: conn %lu: staff: %s", pss->conn, pss->desk.last_error);
+}
+
+static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		 void *in, size_t len, int staff)
 {
 	pss_chat *pss = user;
 	srv *s;
@@ -156,6 +242,24 @@ static int cb_chat(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0) {
 			LOG_WARN("ws: refused: wrong path");
 			return 1;
+		}
+		if (staff) {
+			auth_session sess;
+			char token[AUTH_TOKEN_LEN + 1];
+			int present;
+			lws_get_peer_simple(wsi, peer, sizeof peer);
+			/* Consoles only from our own pages: never a widget origin. */
+			if (!same_origin(wsi, &present) || !present) {
+				LOG_WARN("ws: staff refused from %s: origin not allowed", peer);
+				lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
+				return 1;
+			}
+			if (staff_session(s, wsi, &sess, token) != 0) {
+				LOG_WARN("ws: staff refused from %s: no session", peer);
+				lws_return_http_status(wsi, HTTP_STATUS_UNAUTHORIZED, "sign in first");
+				return 1;
+			}
+			return 0;
 		}
 		if (!origin_allowed(wsi, s->cfg)) {
 			lws_get_peer_simple(wsi, peer, sizeof peer);
@@ -176,6 +280,13 @@ static int cb_chat(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	case LWS_CALLBACK_ESTABLISHED:
 		s = srv_of(wsi);
 		memset(pss, 0, sizeof *pss);
+		if (staff) {
+			auth_session sess;
+			if (staff_session(s, wsi, &sess, pss->token) != 0)
+				return -1; /* expired between the handshake and now */
+			pss->staff = 1;
+			pss->expires_at = sess.expires_at;
+		}
 		pss->wsi = wsi;
 		pss->conn = ++s->next_conn;
 		lws_get_peer_simple(wsi, pss->peer, sizeof pss->peer);
@@ -185,6 +296,15 @@ static int cb_chat(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			s->sessions->prev = pss;
 		s->sessions = pss;
 		s->n_sessions++;
+		if (pss->staff) {
+			auth_session sess;
+			char err[128];
+			if (auth_session_check(s->au, pss->token, util_now_us() / 1000000, &sess,
+					       err, sizeof err) == 0) {
+				LOG_INFO("ws: conn %lu: staff console of %s", pss->conn, sess.user.name);
+				desk_staff_join(s->desk, &pss->desk, &sess.user);
+			}
+		}
 		break;
 
 	case LWS_CALLBACK_RECEIVE:
@@ -217,8 +337,7 @@ static int cb_chat(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		if (lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi) &&
 		    !lws_remaining_packet_payload(wsi) && pss->rx_len == 0) {
 			/* the common case: one whole frame, no copy */
-			if (chat_handle(s->chat, &pss->chat, in, len, queue_frame, pss) < 0)
-				LOG_WARN("ws: conn %lu: %s", pss->conn, pss->chat.last_error);
+			handle_message(s, pss, in, len);
 			break;
 		}
 		if (pss->rx_len + len > pss->rx_cap) {
@@ -236,8 +355,7 @@ static int cb_chat(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		memcpy(pss->rx + pss->rx_len, in, len);
 		pss->rx_len += len;
 		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
-			if (chat_handle(s->chat, &pss->chat, pss->rx, pss->rx_len, queue_frame, pss) < 0)
-				LOG_WARN("ws: conn %lu: %s", pss->conn, pss->chat.last_error);
+			handle_message(s, pss, pss->rx, pss->rx_len);
 			pss->rx_len = 0;
 		}
 		break;
@@ -272,6 +390,8 @@ static int cb_chat(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		if (pss->conn == 0)
 			break;
 		strmap_put(s->per_ip, pss->peer, strmap_get(s->per_ip, pss->peer, 1) - 1);
+		if (pss->staff)
+			desk_staff_leave(s->desk, &pss->desk);
 		if (pss->prev)
 			pss->prev->next = pss->next;
 		else
@@ -289,6 +409,63 @@ static int cb_chat(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		break;
 	}
 	return 0;
+}
+
+static int cb_chat(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		   void *in, size_t len)
+{
+	return cb_ws(wsi, reason, user, in, len, 0);
+}
+
+static int cb_staff(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		    void *in, size_t len)
+{
+	return cb_ws(wsi, reason, user, in, len, 1);
+}
+
+/* The desk's sink: frames for a patient conversation's connections, and for
+ * every staff console. A linear walk: staff events are rare next to patient
+ * messages, and a walk over 10,000 connections is tens of microseconds. */
+static void sink_patients(void *user, const char *conv, const char *frame, size_t len)
+{
+	srv *s = user;
+	for (pss_chat *p = s->sessions; p; p = p->next)
+		if (!p->staff && p->chat.started && strcmp(p->chat.conv_id, conv) == 0)
+			queue_frame(p, frame, len);
+}
+
+static void sink_staff(void *user, const char *frame, size_t len)
+{
+	srv *s = user;
+	for (pss_chat *p = s->sessions; p; p = p->next)
+		if (p->staff && p->desk.started)
+			queue_frame(p, frame, len);
+}
+
+/* Every second (sooner while webhooks are in flight): deliveries, consoles
+ * whose session ran out, expired sessions in the database. */
+static void on_tick(lws_sorted_usec_list_t *sul)
+{
+	srv *s = lws_container_of(sul, srv, tick);
+	int64_t now = util_now_us();
+	int next_ms = 1000;
+	if (s->nt) {
+		next_ms = notify_pump(s->nt, now / 1000);
+		if (next_ms < 10)
+			next_ms = 10;
+		if (next_ms > 1000)
+			next_ms = 1000;
+	}
+	for (pss_chat *p = s->sessions; p; p = p->next)
+		if (p->staff && !p->close_code && p->expires_at > 0 && now / 1000000 >= p->expires_at) {
+			LOG_INFO("ws: conn %lu: staff session idle too long", p->conn);
+			session_expired(p);
+		}
+	if (now / 1000000 >= s->next_sweep) {
+		auth_sweep(s->au, now / 1000000);
+		s->next_sweep = now / 1000000 + 60;
+	}
+	lws_sul_schedule(s->context, 0, &s->tick, on_tick, (lws_usec_t)next_ms * 1000);
 }
 
 /* --- the JSON status route ---------------------------------------------- */
@@ -352,10 +529,171 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+/* --- the API and the gated pages ----------------------------------------- */
+
+static const struct { enum lws_token_indexes tok; const char *name; } methods[] = {
+	{ WSI_TOKEN_GET_URI, "GET" },
+	{ WSI_TOKEN_POST_URI, "POST" },
+	{ WSI_TOKEN_PUT_URI, "PUT" },
+	{ WSI_TOKEN_DELETE_URI, "DELETE" },
+	{ WSI_TOKEN_PATCH_URI, "PATCH" },
+	{ WSI_TOKEN_HEAD_URI, "HEAD" },
+};
+
+/* Sends resp: a gated page from the web directory, a redirect, or JSON. */
+static int api_respond(struct lws *wsi, pss_http *pss, api_response *resp)
+{
+	srv *s = srv_of(wsi);
+	unsigned char head[LWS_PRE + 2048], *start = head + LWS_PRE, *p = start,
+		      *end = head + sizeof head - 1;
+	int rc = -1;
+
+	if (resp->page) {
+		static const char nostore[] = "cache-control: no-store\x0d\x0a";
+		char path[1024];
+		snprintf(path, sizeof path, "%s/%s", s->cfg->web_dir, resp->page);
+		free(resp->body);
+		/* lws_serve_http_file: <0 error, >0 done and the transaction is over */
+		rc = lws_serve_http_file(wsi, path, "text/html; charset=utf-8", nostore,
+					 (int)sizeof nostore - 1);
+		return rc < 0 ? -1 : rc > 0 ? (lws_http_transaction_completed(wsi) ? -1 : 0) : 0;
+	}
+	if (resp->status == 303) {
+		free(resp->body);
+		if (lws_http_redirect(wsi, HTTP_STATUS_SEE_OTHER, (unsigned char *)resp->location,
+				      (int)strlen(resp->location), &p, end) < 0)
+			return -1;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
+	pss->body = resp->body ? resp->body : strdup("{}");
+	resp->body = NULL;
+	if (!pss->body)
+		return -1;
+	pss->len = strlen(pss->body);
+	if (lws_add_http_common_headers(wsi, (unsigned int)resp->status, "application/json",
+					pss->len, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+					(const unsigned char *)"no-store", 8, &p, end) ||
+	    (resp->set_cookie[0] &&
+	     lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_SET_COOKIE,
+					  (unsigned char *)resp->set_cookie,
+					  (int)strlen(resp->set_cookie), &p, end)) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int api_run(struct lws *wsi, pss_http *pss)
+{
+	srv *s = srv_of(wsi);
+	api_request req = {
+		.method = pss->method, .path = pss->path, .query = "", .cookie = pss->cookie,
+		.csrf = pss->csrf, .same_origin = pss->same_origin,
+		.origin_present = pss->origin_present, .peer = pss->peer,
+		.body = pss->req_body, .body_len = pss->req_len, .body_too_big = pss->req_too_big,
+	};
+	api_response resp;
+	api_handle(&s->api, &req, &resp);
+	if (resp.status >= 400)
+		LOG_INFO("api: %s %s -> %d", pss->method, pss->path, resp.status);
+	free(pss->req_body);
+	pss->req_body = NULL;
+	pss->req_len = 0;
+	return api_respond(wsi, pss, &resp);
+}
+
+static int cb_api(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		  void *in, size_t len)
+{
+	pss_http *pss = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP: {
+		char clen[24];
+		size_t i;
+		memset(pss, 0, sizeof *pss);
+		for (i = 0; i < sizeof methods / sizeof methods[0]; i++)
+			if (lws_hdr_total_length(wsi, methods[i].tok) > 0)
+				break;
+		if (i == sizeof methods / sizeof methods[0] ||
+		    lws_hdr_copy(wsi, pss->path, sizeof pss->path, methods[i].tok) <= 0) {
+			lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL);
+			return -1;
+		}
+		snprintf(pss->method, sizeof pss->method, "%s", methods[i].name);
+		if (lws_hdr_copy(wsi, pss->cookie, sizeof pss->cookie, WSI_TOKEN_HTTP_COOKIE) < 0)
+			pss->cookie[0] = '\0';
+		if (lws_hdr_custom_copy(wsi, pss->csrf, sizeof pss->csrf, "x-csrf-token:", 13) < 0)
+			pss->csrf[0] = '\0';
+		pss->same_origin = same_origin(wsi, &pss->origin_present);
+		lws_get_peer_simple(wsi, pss->peer, sizeof pss->peer);
+		/* A body follows: answer once it is complete. */
+		if (lws_hdr_copy(wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+		    strtoul(clen, NULL, 10) > 0 && strcmp(pss->method, "GET") != 0 &&
+		    strcmp(pss->method, "HEAD") != 0) {
+			if (strtoul(clen, NULL, 10) > API_MAX_BODY)
+				pss->req_too_big = 1;
+			return 0;
+		}
+		return api_run(wsi, pss);
+	}
+	case LWS_CALLBACK_HTTP_BODY:
+		if (pss->req_too_big || pss->req_len + len > API_MAX_BODY) {
+			pss->req_too_big = 1;
+			free(pss->req_body);
+			pss->req_body = NULL;
+			pss->req_len = 0;
+			return 0;
+		}
+		{
+			char *b = realloc(pss->req_body, pss->req_len + len + 1);
+			if (!b)
+				return -1;
+			memcpy(b + pss->req_len, in, len);
+			pss->req_len += len;
+			b[pss->req_len] = '\0';
+			pss->req_body = b;
+		}
+		return 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return api_run(wsi, pss);
+	case LWS_CALLBACK_HTTP_WRITEABLE: {
+		unsigned char *buf;
+		int n;
+		if (!pss->body)
+			return 0;
+		buf = malloc(LWS_PRE + pss->len);
+		if (!buf)
+			return -1;
+		memcpy(buf + LWS_PRE, pss->body, pss->len);
+		n = lws_write(wsi, buf + LWS_PRE, pss->len, LWS_WRITE_HTTP_FINAL);
+		free(buf);
+		free(pss->body);
+		pss->body = NULL;
+		if (n < (int)pss->len)
+			return -1;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		free(pss->body);
+		pss->body = NULL;
+		free(pss->req_body);
+		pss->req_body = NULL;
+		break;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
 static const struct lws_protocols protocols[] = {
 	{ "http", lws_callback_http_dummy, 0, 0, 0, NULL, 0 },
 	{ "frontdesk-status", cb_http, sizeof(pss_http), 0, 0, NULL, 0 },
+	{ "frontdesk-api", cb_api, sizeof(pss_http), 0, 0, NULL, 0 },
 	{ "frontdesk-chat", cb_chat, sizeof(pss_chat), 4096, 0, NULL, 0 },
+	{ "frontdesk-staff", cb_staff, sizeof(pss_chat), 4096, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -376,22 +714,50 @@ static const struct lws_protocol_vhost_options mime_svg = {
 	&mime_json, NULL, ".svg", "image/svg+xml"
 };
 
-int server_run(const server_config *cfg, chat_ctx *ctx, char *err, size_t errsz)
+int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
+	       char *err, size_t errsz)
 {
 	struct lws_context_creation_info info;
 	struct lws_context *context = NULL;
 	struct lws_vhost *vh;
-	struct lws_http_mount m_status, m_web;
+	struct lws_http_mount m_status, m_web, m_api, m_staff, m_login;
 	srv s = { 0 };
+	desk_sink sink = { &s, sink_patients, sink_staff };
 	int rc = -1;
 
 	s.cfg = cfg;
 	s.chat = ctx;
+	s.au = au;
+	s.nt = nt;
 	if (!(s.per_ip = strmap_new())) {
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
+	if (desk_open(ctx->st, ctx->eng, au, nt, &sink, &s.desk, err, errsz) < 0)
+		goto out;
+	ctx->desk = s.desk;
+	s.api.au = au;
+	s.api.desk = s.desk;
+	s.api.tls = cfg->tls_cert != NULL;
+	s.api.idle_s = cfg->session_idle_s > 0 ? cfg->session_idle_s : AUTH_IDLE_DEFAULT_S;
+
+	/* Callback mounts: the API, and the pages that need a session. */
+	memset(&m_api, 0, sizeof m_api);
+	m_api.mountpoint = "/api";
+	m_api.mountpoint_len = 4;
+	m_api.origin = "frontdesk-api";
+	m_api.origin_protocol = LWSMPRO_CALLBACK;
+	m_staff = m_api;
+	m_staff.mount_next = &m_api;
+	m_staff.mountpoint = "/staff";
+	m_staff.mountpoint_len = 6;
+	m_login = m_api;
+	m_login.mount_next = &m_staff;
+	m_login.mountpoint = "/login";
+	m_login.mountpoint_len = 6;
+
 	memset(&m_status, 0, sizeof m_status);
+	m_status.mount_next = &m_login;
 	m_status.mountpoint = "/healthz";
 	m_status.mountpoint_len = 8;
 	m_status.origin = "frontdesk-status";
@@ -445,6 +811,15 @@ int server_run(const server_config *cfg, chat_ctx *ctx, char *err, size_t errsz)
 	}
 	fflush(stdout);
 
+	s.context = context;
+	lws_sul_schedule(context, 0, &s.tick, on_tick, 100 * LWS_US_PER_MS);
+	if (auth_admin_count(au) == 0)
+		printf("frontdesk: no admin account yet; create one with:\n"
+		       "  ./build/frontdesk user add NAME --role admin --display \"First name\"\n"
+		       "then sign in at %s://%s:%d/login\n", cfg->tls_cert ? "https" : "http",
+		       cfg->iface, lws_get_vhost_listen_port(vh));
+	fflush(stdout);
+
 	running_context = context;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -467,8 +842,12 @@ int server_run(const server_config *cfg, chat_ctx *ctx, char *err, size_t errsz)
 	rc = 0;
 out:
 	running_context = NULL;
-	if (context)
+	if (context) {
+		lws_sul_cancel(&s.tick);
 		lws_context_destroy(context);
+	}
+	ctx->desk = NULL;
+	desk_close(s.desk);
 	strmap_free(s.per_ip);
 	return rc;
 }

@@ -7,7 +7,9 @@
 
 #include <stddef.h>
 
+#include "auth.h"
 #include "chat.h"
+#include "notify.h"
 
 #define SERVER_MAX_FRAME 16384        /* a bigger message is closed with 1009 */
 #define SERVER_MAX_QUEUED 256         /* frames waiting for a slow client */
@@ -22,12 +24,15 @@ typedef struct server_config {
 	int max_conn_per_ip;          /* 0: unlimited */
 	const char *tls_cert;         /* PEM files; both set: serve https/wss only */
 	const char *tls_key;
+	int session_idle_s;           /* staff sessions end after this idle time; 0: 15 min */
 } server_config;
 
 /* Runs until SIGINT or SIGTERM, then closes every chat with 1001 and returns
- * 0 (or -1 if it could not start, with the reason in err). cfg and ctx are
- * borrowed for the duration. Prints "frontdesk: listening on URL" to stdout
+ * 0 (or -1 if it could not start, with the reason in err). cfg, ctx, au and
+ * nt (NULL: no webhooks) are borrowed for the duration; the server makes the
+ * staff desk and sets ctx->desk to it while it runs. Prints "frontdesk: listening on URL" to stdout
  * once it accepts connections. */
-int server_run(const server_config *cfg, chat_ctx *ctx, char *err, size_t errsz);
+int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
+	       char *err, size_t errsz);
 
 #endif

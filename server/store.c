@@ -50,8 +50,48 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS events_conv ON events(conversation_id, id);"
 	"CREATE TABLE IF NOT EXISTS feedback("
 	"  event_id INTEGER PRIMARY KEY REFERENCES events(id) ON DELETE CASCADE,"
-	"  helpful INTEGER NOT NULL, created_at INTEGER NOT NULL);"
-	"PRAGMA user_version = 1;";
+	"  helpful INTEGER NOT NULL, created_at INTEGER NOT NULL);";
+
+/* Schema changes since version 1, applied in order to older databases
+ * (user_version says how many have been applied). Never edit one that has
+ * shipped: add the next. */
+static const char *const migrations[] = {
+	/* 2: the staff desk. owner_id: the staff account that owns the chat;
+	 * queued_at: when it entered the queue (ms); emergency: it did. */
+	"ALTER TABLE conversations ADD COLUMN owner_id INTEGER;"
+	"ALTER TABLE conversations ADD COLUMN queued_at INTEGER;"
+	"ALTER TABLE conversations ADD COLUMN emergency INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX IF NOT EXISTS conversations_desk ON conversations(status)"
+	"  WHERE status IN ('waiting', 'owned', 'ticket');",
+};
+
+static int migrate(sqlite3 *db, char **msg)
+{
+	sqlite3_stmt *q = NULL;
+	int version = 0;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	/* 0: a new file, which the CREATEs above just made version 1. */
+	for (size_t i = 0; i < sizeof migrations / sizeof migrations[0]; i++) {
+		int target = (int)i + 2;
+		char pragma[48];
+		if (version >= target)
+			continue;
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d;", target);
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, msg) != SQLITE_OK)
+			return -1;
+		if (sqlite3_exec(db, migrations[i], NULL, NULL, msg) != SQLITE_OK ||
+		    sqlite3_exec(db, pragma, NULL, NULL, msg) != SQLITE_OK) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+		if (sqlite3_exec(db, "COMMIT", NULL, NULL, msg) != SQLITE_OK)
+			return -1;
+	}
+	return 0;
+}
 
 static int fail(store *st, char *err, size_t errsz, const char *what)
 {
@@ -83,7 +123,8 @@ int store_open(const char *path, store **out, char *err, size_t errsz)
 	sqlite3_busy_timeout(st->db, 5000);
 	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 			 "PRAGMA foreign_keys=ON;", NULL, NULL, &msg) != SQLITE_OK ||
-	    sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+	    sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
+	    migrate(st->db, &msg) < 0) {
 		snprintf(err, errsz, "%s: %s", path, msg ? msg : "schema");
 		sqlite3_free(msg);
 		goto bad;
@@ -94,7 +135,8 @@ int store_open(const char *path, store **out, char *err, size_t errsz)
 	    prepare(st, &st->ev_since,
 		    "SELECT e.id, e.role, e.type, e.text, e.fields, e.created_at, f.helpful"
 		    " FROM events e LEFT JOIN feedback f ON f.event_id = e.id"
-		    " WHERE e.conversation_id = ?1 AND e.id > ?2 ORDER BY e.id", err, errsz) ||
+		    " WHERE e.conversation_id = ?1 AND e.id > ?2 AND (?3 OR e.type != 'note')"
+		    " ORDER BY e.id", err, errsz) ||
 	    prepare(st, &st->conv_tok,
 		    "SELECT id, status FROM conversations WHERE token_hash = ?1", err, errsz) ||
 	    prepare(st, &st->fb_check,
@@ -548,10 +590,17 @@ int store_event_add(store *st, const char *conv_id, const char *role, const char
 
 json_t *store_events_since(store *st, const char *conv_id, int64_t since, char *err, size_t errsz)
 {
+	return store_events_read(st, conv_id, since, 0, err, errsz);
+}
+
+json_t *store_events_read(store *st, const char *conv_id, int64_t since, int with_notes,
+			  char *err, size_t errsz)
+{
 	json_t *list = json_array();
 	int step;
 	sqlite3_bind_text(st->ev_since, 1, conv_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st->ev_since, 2, since);
+	sqlite3_bind_int(st->ev_since, 3, with_notes ? 1 : 0);
 	while ((step = sqlite3_step(st->ev_since)) == SQLITE_ROW) {
 		sqlite3_stmt *q = st->ev_since;
 		char ts[21];

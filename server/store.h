@@ -1,8 +1,11 @@
 /* store: everything frontdesk keeps, in one SQLite file (WAL mode).
  *
  * Tables: entries (the knowledge base), entry_fts (the FTS5 index the engine
- * builds over it), conversations, events (every patient message and every
- * reply, the replay log), feedback and meta. synchronous=NORMAL: in WAL mode
+ * builds over it), conversations (with the staff desk's status, owner and
+ * queue time), events (every patient message, reply, staff message, note and
+ * status change: the replay log), feedback and meta. Other modules add their
+ * own tables through store_db: auth (users, sessions), notify (outbox).
+ * Schema versions are PRAGMA user_version, migrated forward on open. synchronous=NORMAL: in WAL mode
  * a process crash (kill -9) loses no committed transaction; only a power loss
  * can lose the last few, which we accept for ~8x the commit rate (docs/).
  *
@@ -86,6 +89,11 @@ int store_event_add(store *st, const char *conv_id, const char *role, const char
  * frames: {"id","role","type","text","ts", ...fields, "helpful"?}. */
 json_t *store_events_since(store *st, const char *conv_id, int64_t since,
 			   char *err, size_t errsz);
+
+/* The same, for staff: with_notes also includes internal notes (type
+ * "note"), which store_events_since never returns: patients never see them. */
+json_t *store_events_read(store *st, const char *conv_id, int64_t since, int with_notes,
+			  char *err, size_t errsz);
 
 /* Records thumbs up/down on a bot reply of this conversation (last one wins).
  * 0 stored, 1 no such bot reply in this conversation, -1 error. */

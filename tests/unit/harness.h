@@ -27,5 +27,7 @@ void test_engine(void);
 void test_chat(void);
 void test_hours(void);
 void test_model(void);
+void test_auth(void);
+void test_notify(void);
 
 #endif

@@ -14,6 +14,8 @@ int main(void)
 	test_chat();
 	test_hours();
 	test_model();
+	test_auth();
+	test_notify();
 	printf("%d passed, %d failed\n", harness_passed, harness_failed);
 	return harness_failed ? 1 : 0;
 }
