@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "chat.h"
@@ -209,6 +210,12 @@ static int cmd_serve(int argc, char **argv)
 	int rc = 1;
 	const char *colon;
 
+	/* Before any thread starts (the checkpointer): libcurl's global setup is
+	 * not thread-safe. notify_open's own call then only counts up. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "frontdesk: libcurl could not start\n");
+		return 1;
+	}
 	cfg.max_conn_per_ip = 200;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -312,6 +319,7 @@ out:
 	auth_close(au);
 	engine_free(eng);
 	store_close(st);
+	curl_global_cleanup();
 	return rc;
 }
 
