@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -90,6 +91,7 @@ static void r_login(api_ctx *ctx, const api_request *req, api_response *resp)
 	case AUTH_LOGIN_OK:
 		set_cookie(ctx, resp, token, 12 * 3600);
 		util_log("info", "login: %s from %s", sess.user.name, req->peer);
+		admin_audit(auth_store(ctx->au), sess.user.name, "login", NULL, NULL, req->peer);
 		reply(resp, 200, json_pack("{s:o, s:s, s:i}", "user", user_json(&sess.user),
 					   "csrf", sess.csrf, "idle_timeout", ctx->idle_s));
 		break;
@@ -111,9 +113,11 @@ out:
 	json_decref(body);
 }
 
-static void r_logout(api_ctx *ctx, const char *token, api_response *resp)
+static void r_logout(api_ctx *ctx, const char *token, const auth_session *sess,
+		     const api_request *req, api_response *resp)
 {
 	char err[256];
+	admin_audit(auth_store(ctx->au), sess->user.name, "logout", NULL, NULL, req->peer);
 	if (auth_logout(ctx->au, token, err, sizeof err) < 0)
 		util_log("error", "logout: %s", err);
 	set_cookie(ctx, resp, "", 0);
@@ -151,6 +155,268 @@ static void r_conversation(api_ctx *ctx, const char *id, api_response *resp)
 		reply(resp, 200, c);
 }
 
+/* --- admin routes ------------------------------------------------------------ */
+
+/* The value of key in a query string "a=1&b=2" (lws has URL-decoded it),
+ * copied into out; "" when absent. */
+static const char *query_get(const char *query, const char *key, char *out, size_t outsz)
+{
+	size_t kl = strlen(key);
+	const char *p = query;
+	out[0] = '\0';
+	while (p && *p) {
+		const char *amp = strchr(p, '&');
+		size_t len = amp ? (size_t)(amp - p) : strlen(p);
+		if (len > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+			snprintf(out, outsz, "%.*s", (int)(len - kl - 1), p + kl + 1);
+			break;
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+	return out;
+}
+
+static json_t *body_json(const api_request *req, api_response *resp)
+{
+	json_error_t jerr;
+	json_t *b = json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(b)) {
+		json_decref(b);
+		error(resp, 400, "bad_json", "the body must be a JSON object");
+		return NULL;
+	}
+	return b;
+}
+
+/* Writes an admin function's result: the JSON, or its status and message. */
+/* status is read through a pointer: as a plain argument it could be read
+ * before the call that sets it (argument order is unspecified). */
+static void admin_reply(api_response *resp, json_t *j, const int *status_p, const char *err)
+{
+	int status = *status_p;
+	static const char *const codes[][2] = {
+		{ "400", "bad_request" }, { "404", "not_found" }, { "409", "conflict" },
+		{ "413", "too_big" }, { "500", "internal" },
+	};
+	char st[8];
+	const char *code = "internal";
+	if (j) {
+		reply(resp, 200, j);
+		return;
+	}
+	snprintf(st, sizeof st, "%d", status);
+	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+		if (strcmp(codes[i][0], st) == 0)
+			code = codes[i][1];
+	error(resp, status ? status : 500, code, err);
+}
+
+static void r_users(api_ctx *ctx, const api_request *req, const char *rest, const auth_session *sess,
+		    api_response *resp)
+{
+	char err[256], name[AUTH_NAME_MAX + 2];
+	json_t *b;
+	if (*rest == '\0') {
+		if (strcmp(req->method, "GET") == 0) {
+			json_t *l = auth_user_list(ctx->au, err, sizeof err);
+			int st500 = 500;
+			admin_reply(resp, l ? json_pack("{s:o}", "users", l) : NULL, &st500, err);
+		} else if (strcmp(req->method, "POST") == 0 && (b = body_json(req, resp))) {
+			const char *n = json_string_value(json_object_get(b, "name"));
+			const char *d = json_string_value(json_object_get(b, "display"));
+			const char *pw = json_string_value(json_object_get(b, "password"));
+			auth_role role = auth_role_parse(json_string_value(json_object_get(b, "role")));
+			if (!n || !pw || !role)
+				error(resp, 400, "missing_field", "\"name\", \"password\" and \"role\" (staff or admin) are required");
+			else if (auth_user_add(ctx->au, n, d, role, pw, err, sizeof err) < 0)
+				error(resp, strstr(err, "exists") || strstr(err, "taken") ? 409 : 400, "bad_request", err);
+			else {
+				admin_audit(auth_store(ctx->au), sess->user.name, "user.add", n, auth_role_name(role), req->peer);
+				reply(resp, 200, json_pack("{s:s}", "added", n));
+			}
+			json_decref(b);
+		} else if (!resp->body) {
+			error(resp, 405, "method_not_allowed", "GET or POST");
+		}
+		return;
+	}
+	/* /NAME/disable, /NAME/enable, /NAME/password */
+	{
+		const char *slash = strchr(rest + 1, '/');
+		const char *what = slash ? slash + 1 : "";
+		size_t nl = slash ? (size_t)(slash - rest - 1) : 0;
+		int rc;
+		if (!slash || nl == 0 || nl > AUTH_NAME_MAX || strcmp(req->method, "POST") != 0) {
+			error(resp, 404, "not_found", "no such route");
+			return;
+		}
+		snprintf(name, sizeof name, "%.*s", (int)nl, rest + 1);
+		if (strcmp(what, "disable") == 0 || strcmp(what, "enable") == 0) {
+			int dis = strcmp(what, "disable") == 0;
+			if (dis && strcmp(name, sess->user.name) == 0) {
+				error(resp, 400, "bad_request", "you cannot disable your own account");
+				return;
+			}
+			rc = auth_user_disable(ctx->au, name, dis, err, sizeof err);
+		} else if (strcmp(what, "password") == 0 && (b = body_json(req, resp))) {
+			const char *pw = json_string_value(json_object_get(b, "password"));
+			rc = pw ? auth_user_set_password(ctx->au, name, pw, err, sizeof err)
+				: (snprintf(err, sizeof err, "\"password\" is required"), -1);
+			json_decref(b);
+		} else {
+			if (!resp->body)
+				error(resp, 404, "not_found", "no such route");
+			return;
+		}
+		if (rc == 1)
+			error(resp, 404, "not_found", "no such user");
+		else if (rc < 0)
+			error(resp, 400, "bad_request", err);
+		else {
+			char action[32];
+			snprintf(action, sizeof action, "user.%s", what);
+			admin_audit(auth_store(ctx->au), sess->user.name, action, name, NULL, req->peer);
+			reply(resp, 200, json_pack("{s:s, s:s}", "user", name, "done", what));
+		}
+	}
+}
+
+/* "YYYY-MM-DD" (UTC midnight) in ms, or fallback. */
+static int64_t day_ms(const char *s, int64_t fallback)
+{
+	struct tm tm = { 0 };
+	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3 ||
+	    tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31)
+		return fallback;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm) * 1000;
+}
+
+/* The analytics range: ?from=YYYY-MM-DD&to=YYYY-MM-DD (to inclusive);
+ * default the last 30 days including today. */
+static void range_of(const api_request *req, int64_t *from, int64_t *to)
+{
+	char a[16], b[16];
+	int64_t today = util_now_us() / 1000 / 86400000 * 86400000;
+	*to = day_ms(query_get(req->query, "to", b, sizeof b), today) + 86400000;
+	*from = day_ms(query_get(req->query, "from", a, sizeof a), *to - 30LL * 86400000);
+}
+
+static void r_admin(api_ctx *ctx, const api_request *req, const auth_session *sess, api_response *resp)
+{
+	const char *p = req->path + 10; /* after "/api/admin" */
+	const char *actor = sess->user.name;
+	int is_get = strcmp(req->method, "GET") == 0, is_post = strcmp(req->method, "POST") == 0;
+	int status = 500;
+	char err[512], a1[256], a2[64], a3[64];
+	json_t *b = NULL;
+
+	if (strcmp(p, "/entries") == 0 && is_get) {
+		admin_reply(resp, admin_entries(ctx->admin, query_get(req->query, "q", a1, sizeof a1),
+						query_get(req->query, "category", a2, sizeof a2),
+						query_get(req->query, "status", a3, sizeof a3),
+						&status, err, sizeof err), &status, err);
+	} else if (strcmp(p, "/entries") == 0 && is_post) {
+		if ((b = body_json(req, resp)))
+			admin_reply(resp, admin_entry_save(ctx->admin, NULL, b, actor, &status, err, sizeof err),
+				    &status, err);
+	} else if (strncmp(p, "/entries/", 9) == 0) {
+		const char *id = p + 9, *slash = strchr(id, '/');
+		char eid[72];
+		snprintf(eid, sizeof eid, "%.*s", slash ? (int)(slash - id) : (int)strlen(id), id);
+		if (!slash && is_get)
+			admin_reply(resp, admin_entry_get(ctx->admin, eid, &status, err, sizeof err), &status, err);
+		else if (!slash && strcmp(req->method, "PUT") == 0) {
+			if ((b = body_json(req, resp)))
+				admin_reply(resp, admin_entry_save(ctx->admin, eid, b, actor, &status, err, sizeof err),
+					    &status, err);
+		} else if (slash && strcmp(slash, "/recall") == 0 && is_get)
+			admin_reply(resp, admin_recall(ctx->admin, eid, atoi(query_get(req->query, "days", a2, sizeof a2)),
+						       &status, err, sizeof err), &status, err);
+		else if (slash && strcmp(slash, "/archive") == 0 && is_post)
+			admin_reply(resp, admin_entry_archive(ctx->admin, eid, actor, &status, err, sizeof err),
+				    &status, err);
+		else if (slash && strcmp(slash, "/publish") == 0 && is_post) {
+			if ((b = body_json(req, resp))) {
+				const json_t *r = json_object_get(b, "revision");
+				if (!json_is_integer(r))
+					error(resp, 400, "missing_field", "\"revision\" must be a revision number");
+				else
+					admin_reply(resp, admin_entry_publish(ctx->admin, eid, json_integer_value(r), actor,
+									      &status, err, sizeof err), &status, err);
+			}
+		} else
+			error(resp, 404, "not_found", "no such route");
+	} else if (strcmp(p, "/analytics") == 0 && is_get) {
+		int64_t from, to;
+		range_of(req, &from, &to);
+		admin_reply(resp, admin_analytics(ctx->admin, from, to, &status, err, sizeof err), &status, err);
+	} else if (strcmp(p, "/analytics.csv") == 0 && is_get) {
+		int64_t from, to;
+		size_t len;
+		char *csv;
+		range_of(req, &from, &to);
+		if (!(csv = admin_analytics_csv(ctx->admin, from, to, &len, err, sizeof err)))
+			error(resp, 500, "internal", err);
+		else {
+			resp->status = 200;
+			resp->body = csv;
+			resp->content_type = "text/csv; charset=utf-8";
+		}
+	} else if (strcmp(p, "/try") == 0 && is_post) {
+		if ((b = body_json(req, resp)))
+			admin_reply(resp, admin_try(ctx->admin, json_string_value(json_object_get(b, "text")),
+						    &status, err, sizeof err), &status, err);
+	} else if (strcmp(p, "/inbox") == 0 && is_get) {
+		admin_reply(resp, admin_inbox(ctx->admin, atoi(query_get(req->query, "days", a2, sizeof a2)),
+					      &status, err, sizeof err), &status, err);
+	} else if (strcmp(p, "/inbox/dismiss") == 0 && is_post) {
+		if ((b = body_json(req, resp)))
+			admin_reply(resp, admin_inbox_dismiss(ctx->admin, json_string_value(json_object_get(b, "key")),
+							      actor, &status, err, sizeof err), &status, err);
+	} else if (strcmp(p, "/audit") == 0 && is_get) {
+		admin_reply(resp, admin_audit_list(ctx->admin, atoll(query_get(req->query, "before", a2, sizeof a2)),
+						   atoi(query_get(req->query, "limit", a3, sizeof a3)),
+						   &status, err, sizeof err), &status, err);
+	} else if (strcmp(p, "/export") == 0 && is_get) {
+		size_t len;
+		char *text = admin_export(ctx->admin, &len, err, sizeof err);
+		if (!text)
+			error(resp, 500, "internal", err);
+		else {
+			resp->status = 200;
+			resp->body = text;
+			resp->content_type = "application/x-ndjson";
+		}
+	} else if (strcmp(p, "/import") == 0 && is_post) {
+		admin_reply(resp, admin_import(ctx->admin, req->body ? req->body : "", req->body_len, actor,
+					       &status, err, sizeof err), &status, err);
+	} else if (strncmp(p, "/users", 6) == 0 && (p[6] == '\0' || p[6] == '/')) {
+		r_users(ctx, req, p + 6, sess, resp);
+	} else if (strcmp(p, "/settings") == 0 && is_get) {
+		reply(resp, 200, json_pack("{s:f, s:i}", "threshold", engine_threshold(admin_engine(ctx->admin)),
+					   "session_idle", ctx->idle_s));
+	} else if (strcmp(p, "/settings") == 0 && strcmp(req->method, "PUT") == 0) {
+		if ((b = body_json(req, resp))) {
+			const json_t *t = json_object_get(b, "threshold");
+			if (!json_is_number(t) || json_number_value(t) < 0.05 || json_number_value(t) > 0.95)
+				error(resp, 400, "bad_request", "\"threshold\" must be a number from 0.05 to 0.95");
+			else {
+				char v[32];
+				snprintf(v, sizeof v, "%.3f", json_number_value(t));
+				engine_set_threshold(admin_engine(ctx->admin), json_number_value(t));
+				store_meta_set(auth_store(ctx->au), "threshold", v, err, sizeof err);
+				admin_audit(auth_store(ctx->au), actor, "settings.threshold", NULL, v, req->peer);
+				reply(resp, 200, json_pack("{s:f}", "threshold", json_number_value(t)));
+			}
+		}
+	} else {
+		error(resp, 404, "not_found", "no such route");
+	}
+	json_decref(b);
+}
+
 /* --- the gate --------------------------------------------------------------- */
 
 static const struct page {
@@ -160,6 +426,7 @@ static const struct page {
 } pages[] = {
 	{ "/login", "login.html", NEED_NONE },
 	{ "/staff", "staff.html", NEED_STAFF },
+	{ "/admin", "admin.html", NEED_ADMIN },
 };
 
 int api_is_page(const char *path)
@@ -212,7 +479,8 @@ void api_handle(api_ctx *ctx, const api_request *req, api_response *resp)
 		return;
 	}
 	if (req->body_too_big) {
-		error(resp, 413, "too_big", "the body is over 64 KiB");
+		error(resp, 413, "too_big", strcmp(req->path, API_IMPORT_PATH) == 0
+			  ? "the file is over 8 MiB" : "the body is over 64 KiB");
 		return;
 	}
 	if (strcmp(req->path, "/api/login") == 0) {
@@ -249,12 +517,19 @@ void api_handle(api_ctx *ctx, const api_request *req, api_response *resp)
 		if (is_get)
 			error(resp, 405, "method_not_allowed", "use POST");
 		else
-			r_logout(ctx, token, resp);
+			r_logout(ctx, token, &sess, req, resp);
 	} else if (strcmp(req->path, "/api/me") == 0) {
 		if (!is_get)
 			error(resp, 405, "method_not_allowed", "use GET");
 		else
 			r_me(ctx, &sess, resp);
+	} else if (strncmp(req->path, "/api/admin/", 11) == 0) {
+		if (!role_ok(NEED_ADMIN, &sess.user))
+			error(resp, 403, "forbidden", "admins only");
+		else if (!ctx->admin)
+			error(resp, 404, "not_found", "no such route");
+		else
+			r_admin(ctx, req, &sess, resp);
 	} else if (!role_ok(NEED_STAFF, &sess.user)) {
 		error(resp, 403, "forbidden", "staff only");
 	} else if (strcmp(req->path, "/api/queue") == 0) {

@@ -6,22 +6,27 @@
  * Every route but POST /api/login needs a valid session cookie (401
  * no_session), the role the route names (403 forbidden), and, when it
  * changes state (any method but GET), the session's CSRF token in
- * X-CSRF-Token and an Origin of the server itself (403 csrf). */
+ * X-CSRF-Token and an Origin of the server itself (403 csrf). Routes under
+ * /api/admin/ need the admin role; every change is in the audit log. */
 #ifndef FD_API_H
 #define FD_API_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "admin.h"
 #include "auth.h"
 #include "desk.h"
 
-#define API_MAX_BODY (64 * 1024)      /* bigger bodies: 413 */
+#define API_MAX_BODY (64 * 1024)      /* bigger bodies: 413 ... */
+#define API_MAX_IMPORT (8 * 1024 * 1024) /* ... except a knowledge-base import */
+#define API_IMPORT_PATH "/api/admin/import"
 #define API_COOKIE "fd_session"
 
 typedef struct api_ctx {
 	auth *au;                     /* borrowed */
 	desk *desk;                   /* borrowed */
+	admin *admin;                 /* borrowed */
 	int tls;                      /* cookies get Secure */
 	int idle_s;                   /* session idle timeout, for /api/me */
 	int64_t (*now_unix)(void);    /* wall clock, injectable */
@@ -47,6 +52,7 @@ typedef struct api_response {
 	char *body;                   /* JSON text (malloc'd, the caller frees), or NULL */
 	char set_cookie[256];         /* a Set-Cookie value, or "" */
 	char location[256];           /* for 303, or "" */
+	const char *content_type;     /* NULL: application/json */
 	const char *page;             /* a file of the web directory to serve instead of body
 				       * (static string, e.g. "staff.html"), or NULL */
 } api_response;

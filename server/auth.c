@@ -166,6 +166,11 @@ void auth_close(auth *a)
 	free(a);
 }
 
+store *auth_store(auth *a)
+{
+	return a->st;
+}
+
 const char *auth_role_name(auth_role r)
 {
 	switch (r) {

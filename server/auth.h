@@ -51,6 +51,8 @@ typedef struct auth_session {
  * idle_s: session idle timeout (0: AUTH_IDLE_DEFAULT_S). *out: auth_close. */
 int auth_open(store *st, int idle_s, auth **out, char *err, size_t errsz);
 void auth_close(auth *a);
+/* Borrowed: the store auth was opened on. */
+store *auth_store(auth *a);
 
 /* "staff" / "admin" and back; auth_role_parse returns 0 for anything else. */
 const char *auth_role_name(auth_role r);

@@ -147,17 +147,22 @@ static int on_hello(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn em
 			return send_error(s, emit, user, "bad_token",
 					  "This conversation has ended or the link is no longer valid. "
 					  "Start a new one with a plain hello.");
-		if (rc < 0)
+		if (rc < 0) {
+			util_log("error", "hello: conversation not read: %s", err);
 			return send_error(s, emit, user, "internal", "the conversation could not be read");
+		}
 		snprintf(token, sizeof token, "%s", t);
 		resumed = 1;
 	} else if (store_conv_create(ctx->st, s->lang == TEXT_LANG_ES ? "es" : "en", conv, token,
 				     err, sizeof err) < 0) {
+		util_log("error", "hello: conversation not started: %s", err);
 		return send_error(s, emit, user, "internal", "the conversation could not be started");
 	}
 	history = store_events_since(ctx->st, conv, since, err, sizeof err);
-	if (!history)
+	if (!history) {
+		util_log("error", "conversation %s: history not read: %s", conv, err);
 		return send_error(s, emit, user, "internal", "the conversation could not be read");
+	}
 	memcpy(s->conv_id, conv, sizeof conv);
 	s->started = 1;
 	emit_json(json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:o}", "type", "welcome",
@@ -263,7 +268,8 @@ static int on_message(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn 
 	engine_decision d;
 	desk_conv dc;
 	desk_availability avail = DESK_AVAILABLE;
-	char err[256], unavailable[2048];
+	char err[256], unavailable[2048], review_by[16];
+	int64_t entry_rev;
 	json_int_t msg_id = 0, reply_id = 0;
 	json_t *mfields = NULL, *rfields = NULL, *frame;
 	int64_t id;
@@ -290,6 +296,19 @@ static int on_message(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn 
 
 	if (engine_decide(ctx->eng, text, len, -1, &d, err, sizeof err) < 0)
 		util_log("error", "engine: %s", err); /* d is a safe handoff */
+	/* A fact past its review-by date (prices and hours change) goes to a
+	 * person instead of being said with confidence. Answers made from the
+	 * structured opening hours are always current. */
+	entry_rev = 0;
+	if (d.kind == ENGINE_ANSWER && !d.text[0] &&
+	    store_entry_meta(ctx->st, d.entry->id, &entry_rev, review_by) == 0 && review_by[0]) {
+		char today[21];
+		util_iso8601(engine_now(ctx->eng), today);
+		if (strncmp(review_by, today, 10) < 0) {
+			d.kind = ENGINE_HANDOFF;
+			d.reason = ENGINE_REASON_REVIEW_DUE;
+		}
+	}
 	/* While a person owns the chat the bot says nothing: it would talk over
 	 * them. Except in an emergency: those instructions never wait. While
 	 * the chat only waits for a person, the bot still answers what it knows
@@ -318,6 +337,8 @@ static int on_message(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn 
 		goto fail;
 	if (!quiet) {
 		rfields = reply_fields(ctx, &d, msg_id);
+		if (d.kind == ENGINE_ANSWER && entry_rev > 0) /* which text they got: answer recall */
+			json_object_set_new(rfields, "revision", json_integer(entry_rev));
 		if (avail != DESK_AVAILABLE) {
 			json_object_set_new(rfields, avail == DESK_CLOSED ? "after_hours" : "nobody_online",
 					    json_true());

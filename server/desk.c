@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
 #include "util.h"
 
 #define STAFF_BURST 60.0          /* frames at once per console ... */
@@ -972,6 +973,18 @@ int desk_staff_handle(desk *d, desk_staff *s, const char *frame, size_t len,
 		rc = on_presence(d, s, req, emit, user);
 	else
 		rc = send_error(s, emit, user, "unknown_type", "unknown \"type\"");
+	/* Who did what to which chat, for the audit log (never the text). */
+	if (rc == 0 && type && (strcmp(type, "claim") == 0 || strcmp(type, "reply") == 0 ||
+				strcmp(type, "note") == 0 || strcmp(type, "transfer") == 0 ||
+				strcmp(type, "handback") == 0 || strcmp(type, "resolve") == 0 ||
+				strcmp(type, "open") == 0)) {
+		char action[32];
+		snprintf(action, sizeof action, "chat.%s", type);
+		admin_audit(d->st, s->user.name, action,
+			    json_string_value(json_object_get(req, "conversation")),
+			    strcmp(type, "transfer") == 0 ? json_string_value(json_object_get(req, "to")) : NULL,
+			    NULL);
+	}
 	json_decref(req);
 	return rc;
 }

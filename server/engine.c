@@ -130,6 +130,7 @@ const char *engine_reason_name(engine_reason r)
 	case ENGINE_REASON_LOW_CONFIDENCE: return "low_confidence";
 	case ENGINE_REASON_ASKED_FOR_PERSON: return "asked_for_person";
 	case ENGINE_REASON_EMERGENCY: return "emergency";
+	case ENGINE_REASON_REVIEW_DUE: return "review_due";
 	}
 	return "none";
 }

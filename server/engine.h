@@ -50,6 +50,7 @@ typedef enum {
 	ENGINE_REASON_LOW_CONFIDENCE,
 	ENGINE_REASON_ASKED_FOR_PERSON,
 	ENGINE_REASON_EMERGENCY,
+	ENGINE_REASON_REVIEW_DUE,        /* the answer's entry is past its review-by date */
 } engine_reason;
 
 typedef struct engine_match {

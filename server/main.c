@@ -285,6 +285,11 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "frontdesk: %s\n", err);
 		goto out;
 	}
+	if (threshold < 0) { /* an admin's setting, unless the command line says otherwise */
+		char v[32];
+		if (store_meta_get(st, "threshold", v, sizeof v) == 0 && parse_double(v, &threshold) < 0)
+			threshold = -1;
+	}
 	if (threshold >= 0)
 		engine_set_threshold(eng, threshold);
 	if (pretend_base)

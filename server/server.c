@@ -16,6 +16,9 @@
 #include "strmap.h"
 #include "util.h"
 
+/* A client whose queue filled up has this long to take its 1008 close. */
+#define SERVER_SLOW_CLOSE_S 5
+
 typedef struct outmsg {
 	struct outmsg *next;
 	size_t len;
@@ -47,6 +50,7 @@ typedef struct pss_http {
 	/* the API: the request as read */
 	char method[8];
 	char path[256];
+	char query[1024];
 	char cookie[1024];
 	char csrf[80];
 	char peer[64];
@@ -139,9 +143,15 @@ static void queue_frame(void *user, const char *frame, size_t len)
 	if (pss->close_code)
 		return;
 	if (pss->queued >= SERVER_MAX_QUEUED) {
-		/* A client that does not read: stop queueing, close it. */
+		/* A client that does not read: stop queueing, close it. The close
+		 * frame waits behind the queue, and a socket that is never read
+		 * never becomes writeable, so lws drops it after a grace period
+		 * whether or not the close got out. */
+		LOG_WARN("ws: conn %lu: not reading (%d frames queued), closing", pss->conn,
+			 SERVER_MAX_QUEUED);
 		pss->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
 		pss->close_reason = "not reading";
+		lws_set_timeout(pss->wsi, PENDING_TIMEOUT_USER_OK, SERVER_SLOW_CLOSE_S);
 		lws_callback_on_writable(pss->wsi);
 		return;
 	}
@@ -570,7 +580,8 @@ static int api_respond(struct lws *wsi, pss_http *pss, api_response *resp)
 	if (!pss->body)
 		return -1;
 	pss->len = strlen(pss->body);
-	if (lws_add_http_common_headers(wsi, (unsigned int)resp->status, "application/json",
+	if (lws_add_http_common_headers(wsi, (unsigned int)resp->status,
+					resp->content_type ? resp->content_type : "application/json",
 					pss->len, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 					(const unsigned char *)"no-store", 8, &p, end) ||
@@ -588,7 +599,7 @@ static int api_run(struct lws *wsi, pss_http *pss)
 {
 	srv *s = srv_of(wsi);
 	api_request req = {
-		.method = pss->method, .path = pss->path, .query = "", .cookie = pss->cookie,
+		.method = pss->method, .path = pss->path, .query = pss->query, .cookie = pss->cookie,
 		.csrf = pss->csrf, .same_origin = pss->same_origin,
 		.origin_present = pss->origin_present, .peer = pss->peer,
 		.body = pss->req_body, .body_len = pss->req_len, .body_too_big = pss->req_too_big,
@@ -601,6 +612,11 @@ static int api_run(struct lws *wsi, pss_http *pss)
 	pss->req_body = NULL;
 	pss->req_len = 0;
 	return api_respond(wsi, pss, &resp);
+}
+
+static size_t body_limit(const pss_http *pss)
+{
+	return strcmp(pss->path, API_IMPORT_PATH) == 0 ? API_MAX_IMPORT : API_MAX_BODY;
 }
 
 static int cb_api(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -622,6 +638,22 @@ static int cb_api(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return -1;
 		}
 		snprintf(pss->method, sizeof pss->method, "%s", methods[i].name);
+		/* lws keeps the query arguments URL-decoded, one fragment each:
+		 * join them with '&' again. */
+		{
+			size_t qn = 0;
+			char frag[256];
+			for (int f = 0; f < 16; f++) {
+				int fl = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, f);
+				if (fl <= 0 || qn + (size_t)fl + 2 > sizeof pss->query)
+					break;
+				if (qn)
+					pss->query[qn++] = '&';
+				memcpy(pss->query + qn, frag, (size_t)fl);
+				qn += (size_t)fl;
+			}
+			pss->query[qn] = '\0';
+		}
 		if (lws_hdr_copy(wsi, pss->cookie, sizeof pss->cookie, WSI_TOKEN_HTTP_COOKIE) < 0)
 			pss->cookie[0] = '\0';
 		if (lws_hdr_custom_copy(wsi, pss->csrf, sizeof pss->csrf, "x-csrf-token:", 13) < 0)
@@ -632,14 +664,14 @@ static int cb_api(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		if (lws_hdr_copy(wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
 		    strtoul(clen, NULL, 10) > 0 && strcmp(pss->method, "GET") != 0 &&
 		    strcmp(pss->method, "HEAD") != 0) {
-			if (strtoul(clen, NULL, 10) > API_MAX_BODY)
+			if (strtoul(clen, NULL, 10) > body_limit(pss))
 				pss->req_too_big = 1;
 			return 0;
 		}
 		return api_run(wsi, pss);
 	}
 	case LWS_CALLBACK_HTTP_BODY:
-		if (pss->req_too_big || pss->req_len + len > API_MAX_BODY) {
+		if (pss->req_too_big || pss->req_len + len > body_limit(pss)) {
 			pss->req_too_big = 1;
 			free(pss->req_body);
 			pss->req_body = NULL;
@@ -720,7 +752,7 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 	struct lws_context_creation_info info;
 	struct lws_context *context = NULL;
 	struct lws_vhost *vh;
-	struct lws_http_mount m_status, m_web, m_api, m_staff, m_login;
+	struct lws_http_mount m_status, m_web, m_api, m_staff, m_admin, m_login;
 	srv s = { 0 };
 	desk_sink sink = { &s, sink_patients, sink_staff };
 	int rc = -1;
@@ -738,6 +770,8 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 	ctx->desk = s.desk;
 	s.api.au = au;
 	s.api.desk = s.desk;
+	if (admin_open(ctx->st, ctx->eng, &s.api.admin, err, errsz) < 0)
+		goto out;
 	s.api.tls = cfg->tls_cert != NULL;
 	s.api.idle_s = cfg->session_idle_s > 0 ? cfg->session_idle_s : AUTH_IDLE_DEFAULT_S;
 
@@ -751,8 +785,12 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 	m_staff.mount_next = &m_api;
 	m_staff.mountpoint = "/staff";
 	m_staff.mountpoint_len = 6;
+	m_admin = m_api;
+	m_admin.mount_next = &m_staff;
+	m_admin.mountpoint = "/admin";
+	m_admin.mountpoint_len = 6;
 	m_login = m_api;
-	m_login.mount_next = &m_staff;
+	m_login.mount_next = &m_admin;
 	m_login.mountpoint = "/login";
 	m_login.mountpoint_len = 6;
 
@@ -848,6 +886,7 @@ out:
 	}
 	ctx->desk = NULL;
 	desk_close(s.desk);
+	admin_close(s.api.admin);
 	strmap_free(s.per_ip);
 	return rc;
 }

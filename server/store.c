@@ -20,9 +20,10 @@ typedef struct checkpointer {
 
 struct store {
 	sqlite3 *db;
+	const char *author;        /* recorded on the revisions store_kb_upsert writes */
 	int tx_depth;
 	checkpointer *ckpt;
-	sqlite3_stmt *ev_add, *ev_since, *conv_tok, *fb_check, *fb_put;
+	sqlite3_stmt *ev_add, *ev_since, *conv_tok, *fb_check, *fb_put, *entry_meta;
 };
 
 static const char schema[] =
@@ -63,6 +64,28 @@ static const char *const migrations[] = {
 	"ALTER TABLE conversations ADD COLUMN emergency INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX IF NOT EXISTS conversations_desk ON conversations(status)"
 	"  WHERE status IN ('waiting', 'owned', 'ticket');",
+	/* 3: admins. Every save of an entry is a revision (doc: the entry as
+	 * JSON); entries holds what patients get. The audit log is append-only:
+	 * the triggers refuse any UPDATE or DELETE, whatever route asks. */
+	"ALTER TABLE entries ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE entries ADD COLUMN review_by TEXT;"
+	"ALTER TABLE entries ADD COLUMN owner TEXT;"
+	"CREATE TABLE entry_revisions("
+	"  id INTEGER PRIMARY KEY, entry_id TEXT NOT NULL, revision INTEGER NOT NULL,"
+	"  status TEXT NOT NULL, doc TEXT NOT NULL, author TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL, UNIQUE(entry_id, revision));"
+	"INSERT INTO entry_revisions(entry_id, revision, status, doc, author, created_at)"
+	"  SELECT id, 1, status, json_object('id', id, 'question', question,"
+	"    'alternates', json(alternates), 'answer', answer, 'category', category, 'lang', lang),"
+	"    'import', updated_at FROM entries;"
+	"CREATE TABLE audit("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL, target TEXT, detail TEXT, peer TEXT);"
+	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TABLE inbox_dismissed(key TEXT PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL);",
 };
 
 static int migrate(sqlite3 *db, char **msg)
@@ -95,7 +118,27 @@ static int migrate(sqlite3 *db, char **msg)
 
 static int fail(store *st, char *err, size_t errsz, const char *what)
 {
-	snprintf(err, errsz, "%s: %s", what, st && st->db ? sqlite3_errmsg(st->db) : "no database");
+	int sys = 0;
+	if (!st || !st->db) {
+		snprintf(err, errsz, "%s: no database", what);
+		return -1;
+	}
+	/* "disk I/O error" alone does not tell an operator whether the file
+	 * system went read-only or the disk failed: add the OS's reason. */
+	switch (sqlite3_errcode(st->db)) {
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+	case SQLITE_FULL:
+		sys = sqlite3_system_errno(st->db);
+		break;
+	default:
+		break;
+	}
+	if (sys)
+		snprintf(err, errsz, "%s: %s (%s)", what, sqlite3_errmsg(st->db), strerror(sys));
+	else
+		snprintf(err, errsz, "%s: %s", what, sqlite3_errmsg(st->db));
 	return -1;
 }
 
@@ -137,6 +180,8 @@ int store_open(const char *path, store **out, char *err, size_t errsz)
 		    " FROM events e LEFT JOIN feedback f ON f.event_id = e.id"
 		    " WHERE e.conversation_id = ?1 AND e.id > ?2 AND (?3 OR e.type != 'note')"
 		    " ORDER BY e.id", err, errsz) ||
+	    prepare(st, &st->entry_meta,
+		    "SELECT revision, coalesce(review_by, '') FROM entries WHERE id = ?1", err, errsz) ||
 	    prepare(st, &st->conv_tok,
 		    "SELECT id, status FROM conversations WHERE token_hash = ?1", err, errsz) ||
 	    prepare(st, &st->fb_check,
@@ -186,6 +231,18 @@ int store_start_checkpointer(store *st, const char *path, int interval_ms, char 
 		return -1;
 	}
 	c->interval_ms = interval_ms;
+	/* A server must be able to write: SQLite opens a read-only file (or one
+	 * in a read-only directory or file system) without a word and fails
+	 * each write later. An empty DELETE takes the write lock, which a
+	 * read-only database refuses. */
+	if (sqlite3_exec(st->db, "DELETE FROM meta WHERE 0", NULL, NULL, NULL) != SQLITE_OK) {
+		char why[256];
+		fail(st, why, sizeof why, "write");
+		snprintf(err, errsz, "%s: cannot write the database (%s); the server needs write "
+			 "access to the file, its directory and the file system", path, why);
+		free(c);
+		return -1;
+	}
 	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
 		snprintf(err, errsz, "checkpointer: %s", sqlite3_errmsg(c->db));
 		sqlite3_close(c->db);
@@ -234,6 +291,7 @@ void store_close(store *st)
 	sqlite3_finalize(st->conv_tok);
 	sqlite3_finalize(st->fb_check);
 	sqlite3_finalize(st->fb_put);
+	sqlite3_finalize(st->entry_meta);
 	sqlite3_close(st->db);
 	free(st);
 }
@@ -284,6 +342,11 @@ out:
 	return rc;
 }
 
+void store_set_author(store *st, const char *author)
+{
+	st->author = author;
+}
+
 sqlite3 *store_db(store *st)
 {
 	return st->db;
@@ -324,7 +387,7 @@ void store_rollback(store *st)
 
 int store_kb_upsert(store *st, const kb_list *entries, char *err, size_t errsz)
 {
-	sqlite3_stmt *up = NULL;
+	sqlite3_stmt *up = NULL, *rev = NULL;
 	int64_t now = util_now_us() / 1000;
 	int rc = -1;
 
@@ -335,8 +398,16 @@ int store_kb_upsert(store *st, const kb_list *entries, char *err, size_t errsz)
 		    " status, created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'published', ?7, ?7)"
 		    " ON CONFLICT(id) DO UPDATE SET question = excluded.question,"
 		    " alternates = excluded.alternates, answer = excluded.answer,"
-		    " category = excluded.category, lang = excluded.lang,"
-		    " updated_at = excluded.updated_at", err, errsz))
+		    " category = excluded.category, lang = excluded.lang, status = 'published',"
+		    " revision = max(revision, (SELECT coalesce(max(revision), 0) FROM entry_revisions"
+		    "   WHERE entry_id = excluded.id)) + 1,"
+		    " updated_at = excluded.updated_at", err, errsz) ||
+	    prepare(st, &rev,
+		    "INSERT INTO entry_revisions(entry_id, revision, status, doc, author, created_at)"
+		    " SELECT id, revision, 'published', json_object('id', id, 'question', question,"
+		    " 'alternates', json(alternates), 'answer', answer, 'category', category, 'lang', lang),"
+		    " coalesce(?2, 'import'), ?3 FROM entries WHERE id = ?1"
+		    " ON CONFLICT(entry_id, revision) DO NOTHING", err, errsz))
 		goto out;
 	for (size_t i = 0; i < entries->n; i++) {
 		const kb_entry *e = &entries->v[i];
@@ -362,6 +433,14 @@ int store_kb_upsert(store *st, const kb_list *entries, char *err, size_t errsz)
 			goto out;
 		}
 		sqlite3_reset(up);
+		sqlite3_bind_text(rev, 1, e->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(rev, 2, st->author, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(rev, 3, now);
+		if (sqlite3_step(rev) != SQLITE_DONE) {
+			fail(st, err, errsz, e->id);
+			goto out;
+		}
+		sqlite3_reset(rev);
 	}
 	if (sqlite3_exec(st->db,
 			 "INSERT INTO meta(key, value) VALUES('kb_version', '1')"
@@ -373,6 +452,7 @@ int store_kb_upsert(store *st, const kb_list *entries, char *err, size_t errsz)
 	rc = store_commit(st, err, errsz);
 out:
 	sqlite3_finalize(up);
+	sqlite3_finalize(rev);
 	if (rc < 0)
 		store_rollback(st);
 	return rc;
@@ -440,6 +520,22 @@ int64_t store_kb_count(store *st)
 		n = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
 	return n;
+}
+
+int store_entry_meta(store *st, const char *id, int64_t *revision, char review_by[16])
+{
+	int rc;
+	sqlite3_bind_text(st->entry_meta, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st->entry_meta);
+	if (rc == SQLITE_ROW) {
+		*revision = sqlite3_column_int64(st->entry_meta, 0);
+		snprintf(review_by, 16, "%s", (const char *)sqlite3_column_text(st->entry_meta, 1));
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? 1 : -1;
+	}
+	sqlite3_reset(st->entry_meta);
+	return rc;
 }
 
 int store_meta_get(store *st, const char *key, char *out, size_t outsz)

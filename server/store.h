@@ -56,12 +56,19 @@ int store_commit(store *st, char *err, size_t errsz);
 void store_rollback(store *st);
 
 /* Knowledge base. Upserts every entry by id in one transaction: all or
- * nothing. Bumps the kb version so the engine knows to rebuild. */
+ * nothing, each published, each a new revision (entry_revisions) by the
+ * author set with store_set_author (borrowed; NULL: "import"). Bumps the kb
+ * version so the engine knows to rebuild. */
+void store_set_author(store *st, const char *author);
 int store_kb_upsert(store *st, const kb_list *entries, char *err, size_t errsz);
 /* Appends every published entry to out (which owns them), ordered by id. */
 int store_kb_load(store *st, kb_list *out, char *err, size_t errsz);
 /* Number of entries, or -1. */
 int64_t store_kb_count(store *st);
+
+/* The live revision of entry id and its review-by date ("YYYY-MM-DD" or ""):
+ * 0 found, 1 no such entry, -1 error. */
+int store_entry_meta(store *st, const char *id, int64_t *revision, char review_by[16]);
 
 /* meta key/value (small settings and versions). store_meta_get copies into
  * out; returns 1 when absent (out set to ""). */

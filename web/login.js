@@ -27,7 +27,10 @@
     if (u.pathname === '/login' || u.pathname === '/login.html') return fallback; // no loop back here
     return u.pathname + u.search + u.hash;
   }
-  const NEXT = safeNext(params.get('next'));
+  // A link to one chat (/staff#c_..., as the webhooks send) comes through the redirect to this page
+  // with its fragment still on the address: keep it, so the console opens that chat.
+  let NEXT = safeNext(params.get('next'));
+  if (!NEXT.includes('#') && /^#[\w-]{1,200}$/.test(location.hash)) NEXT += location.hash;
 
   function minutes(seconds) {
     const n = Math.max(1, Math.ceil((Number(seconds) || 60) / 60));

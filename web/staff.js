@@ -163,8 +163,11 @@
     return qs + (conf ? ' (' + conf + ')' : '');
   }
 
+  function queuedAt(item) {
+    return typeof item.queued_at_ms === 'number' ? new Date(item.queued_at_ms).toISOString() : item.queued_at;
+  }
   function waitLabel(item) {
-    const t = since(item.queued_at);
+    const t = since(queuedAt(item));
     if (!t) return '';
     if (item.status === 'ticket') return 'Left ' + t + ' ago';
     if (item.status === 'waiting') return 'Waiting ' + t;
@@ -252,7 +255,8 @@
   function goLogin(expired) {
     stopped = true;
     if (ws) { try { ws.close(1000); } catch (_) { /* closing anyway */ } }
-    location.replace(LOGIN_URL + (expired ? '&expired=1' : ''));
+    // the open chat (#c_...) comes back after signing in again
+    location.replace(LOGIN_URL + (expired ? '&expired=1' : '') + (/^#[\w-]{1,200}$/.test(location.hash) ? location.hash : ''));
   }
 
   // ---------------------------------------------------------------- sound (opt-in; Web Audio, no media file)
@@ -609,7 +613,7 @@
       const ea = reasonKey(a) === 'emergency' ? 0 : 1;
       const eb = reasonKey(b) === 'emergency' ? 0 : 1;
       if (ea !== eb) return ea - eb;
-      return (parseTime(a.queued_at) || 0) - (parseTime(b.queued_at) || 0);
+      return (parseTime(queuedAt(a)) || 0) - (parseTime(queuedAt(b)) || 0);
     });
   }
 

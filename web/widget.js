@@ -64,6 +64,28 @@
       unread: 'new message',
       footer: 'In an emergency, call 911. This chat is not monitored for emergencies.',
       greetingFallback: 'Hi! How can we help you today?',
+      staffName: '{name} (staff)',
+      staffTyping: '{name} is typing…',
+      someone: 'A staff member',
+      queueWaiting: 'Waiting for a staff member. They will reply here.',
+      queueNext: "You're next in line. A staff member will reply here.",
+      queuePosition: "You're number {n} in line. A staff member will reply here.",
+      queueNobody: 'No one from the front desk is online right now.',
+      queueClosed: 'The clinic is closed right now.',
+      queueLeave: "Leave a message below and we'll get back to you by phone or email during opening hours.",
+      queueKept: 'Your messages are kept for the team.',
+      owned: "You're chatting with {name} from the front desk.",
+      ownedSomeone: 'A staff member from the front desk has joined the chat.',
+      leaveTitle: 'Leave a message',
+      leaveIntro: "We'll get back to you by phone or email during opening hours.",
+      leaveName: 'Your name',
+      leaveContact: 'Phone or email',
+      leaveText: 'Message',
+      leaveSend: 'Send message',
+      leaveSending: 'Sending…',
+      leaveRequired: 'Please fill in this field.',
+      leaveBadContact: 'Please enter a phone number or an email address.',
+      ticketOk: "Thanks, we'll get back to you by phone or email during opening hours.",
       errors: {
         rate_limited: "You're sending messages quickly - please wait a moment.",
         too_long: 'That message is too long. Please shorten it and send it again.',
@@ -106,6 +128,28 @@
       unread: 'mensaje nuevo',
       footer: 'En una emergencia, llame al 911. Este chat no se vigila para emergencias.',
       greetingFallback: '¡Hola! ¿En qué podemos ayudarle hoy?',
+      staffName: '{name} (personal)',
+      staffTyping: '{name} está escribiendo…',
+      someone: 'Una persona del equipo',
+      queueWaiting: 'Esperando a una persona del equipo. Le responderá aquí.',
+      queueNext: 'Usted es el siguiente en la fila. Una persona del equipo le responderá aquí.',
+      queuePosition: 'Usted es el número {n} en la fila. Una persona del equipo le responderá aquí.',
+      queueNobody: 'Ahora mismo no hay nadie de recepción en línea.',
+      queueClosed: 'La clínica está cerrada en este momento.',
+      queueLeave: 'Deje un mensaje abajo y le responderemos por teléfono o correo electrónico en horario de atención.',
+      queueKept: 'Sus mensajes quedan guardados para el equipo.',
+      owned: 'Está hablando con {name}, de recepción.',
+      ownedSomeone: 'Una persona de recepción se unió al chat.',
+      leaveTitle: 'Deje un mensaje',
+      leaveIntro: 'Le responderemos por teléfono o correo electrónico en horario de atención.',
+      leaveName: 'Su nombre',
+      leaveContact: 'Teléfono o correo electrónico',
+      leaveText: 'Mensaje',
+      leaveSend: 'Enviar mensaje',
+      leaveSending: 'Enviando…',
+      leaveRequired: 'Complete este campo, por favor.',
+      leaveBadContact: 'Escriba un número de teléfono o un correo electrónico.',
+      ticketOk: 'Gracias, le responderemos por teléfono o correo electrónico en horario de atención.',
       errors: {
         rate_limited: 'Está enviando mensajes muy rápido; espere un momento, por favor.',
         too_long: 'Ese mensaje es demasiado largo. Acórtelo y envíelo de nuevo.',
@@ -245,6 +289,9 @@
 
   const closeBtn = h('button', { type: 'button', class: 'fd-close', 'aria-label': T.close }, icon('close'));
   const statusEl = h('div', { class: 'fd-status', role: 'status', hidden: true });
+  // where the patient stands once a person was asked for: place in line, who joined, or the honest
+  // "nobody is here" (polite live region, always in the tree so changes are announced)
+  const queueEl = h('div', { class: 'fd-queue', role: 'status', 'aria-live': 'polite' });
   const log = h('div', {
     class: 'fd-log', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions',
     'aria-label': T.log, tabindex: '0',
@@ -252,6 +299,7 @@
   const typing = h('div', { class: 'fd-typing', hidden: true },
     h('span', { class: 'fd-dots', 'aria-hidden': 'true' }, h('span'), h('span'), h('span')),
     h('span', { class: 'fd-typing-text', text: T.typing }));
+  const typingText = typing.querySelector('.fd-typing-text');
   const input = h('input', {
     id: 'fd-input', class: 'fd-input', type: 'text', autocomplete: 'off', enterkeyhint: 'send',
     placeholder: T.placeholder, 'aria-describedby': 'fd-foot',
@@ -271,7 +319,7 @@
       h('h2', { class: 'fd-title', id: 'fd-title', text: NAME }),
       h('p', { class: 'fd-subtitle', text: T.subtitle })),
     closeBtn),
-  statusEl, log, typing, form,
+  statusEl, queueEl, log, typing, form,
   h('p', { class: 'fd-foot', id: 'fd-foot', text: T.footer }));
 
   root.append(cssLink, h('div', { class: 'fd-root', lang: LANG }, launcher, panel));
@@ -440,11 +488,26 @@
     return row;
   }
 
+  function staffLabel(name) {
+    const n = typeof name === 'string' ? name.trim() : '';
+    return n ? T.staffName.replace('{name}', n) : T.staff;
+  }
+
+  // A message from a person at the clinic: "Maria (staff)", not the bot's look.
   function staffRow(ev) {
     const row = h('div', { class: 'fd-row fd-row--bot fd-row--staff', 'data-role': 'staff', 'data-type': 'message' },
       h('div', { class: 'fd-bubble', title: timeLabel(ev.ts) },
-        badgeLine('person', T.staff, 'fd-tag--staff'),
+        badgeLine('person', staffLabel(ev.name), 'fd-tag--staff'),
         linkify(ev.text || '', h('p', { class: 'fd-text' }))));
+    if (typeof ev.id === 'number') { row.dataset.id = String(ev.id); rowsById.set(ev.id, row); }
+    if (ev.name) row.dataset.name = String(ev.name);
+    return row;
+  }
+
+  // claimed / transferred / handback / resolved: a small centred notice.
+  function systemRow(ev) {
+    const row = h('div', { class: 'fd-row fd-note fd-note--system', 'data-role': 'system', 'data-type': String(ev.type || 'notice') },
+      h('p', { class: 'fd-text', title: timeLabel(ev.ts), text: ev.text }));
     if (typeof ev.id === 'number') { row.dataset.id = String(ev.id); rowsById.set(ev.id, row); }
     return row;
   }
@@ -473,17 +536,231 @@
   // ---------------------------------------------------------------- typing indicator
   const awaiting = new Set();       // patient event ids acked but not answered yet
   let typingTimer = null;
+  let staffTyping = '';             // name of the staff member typing right now, if any
+  let staffTypingTimer = null;
   function updateTyping() {
-    const on = awaiting.size > 0;
+    const on = awaiting.size > 0 || !!staffTyping;
+    const wasHidden = typing.hidden;
+    typingText.textContent = staffTyping ? T.staffTyping.replace('{name}', staffTyping) : T.typing;
     typing.hidden = !on;
     clearTimeout(typingTimer);
     // a reply normally comes in a second; if a person has to answer instead, stop "typing"
-    if (on) typingTimer = setTimeout(() => { awaiting.clear(); typing.hidden = true; }, 30000);
-    if (on) scrollToEnd();
+    if (awaiting.size > 0) typingTimer = setTimeout(() => { awaiting.clear(); updateTyping(); }, 30000);
+    if (on && wasHidden) scrollToEnd();
+  }
+  function setStaffTyping(name) {
+    clearTimeout(staffTypingTimer);
+    staffTyping = name || '';
+    // a lost "typing:false" must not leave the indicator up for ever
+    if (staffTyping) staffTypingTimer = setTimeout(() => setStaffTyping(''), 10000);
+    updateTyping();
   }
   function replied(replyTo) {
     if (typeof replyTo === 'number') awaiting.delete(replyTo); else awaiting.clear();
     updateTyping();
+  }
+
+  // ---------------------------------------------------------------- with the front desk (docs/staff-protocol.md)
+  // bot | waiting | owned | ticket. While waiting (or after leaving a message) the bot still answers
+  // what it knows; once a person owns the chat it says nothing (docs/staff-protocol.md).
+  let convStatus = 'bot';
+  let staffName = '';               // display name of the staff member who owns the chat
+  let place = null;                 // last {"type":"queue"} frame: position, staff_online, open
+  let handoffInfo = null;           // after_hours / nobody_online / leave_message of the last handoff
+  let lastKind = '';                // type of the last bot event (an emergency gets no "waiting" line)
+  let lastHandoff = null;           // the last handoff event seen (live or in history)
+  let ticketSent = false;
+  let leave = null;                 // the leave-a-message form in the log: {row, form, fields, button, frame}
+
+  function personPhase() { return convStatus === 'waiting' || convStatus === 'owned'; }
+
+  function setConvStatus(status, name) {
+    const prev = convStatus;
+    convStatus = ['waiting', 'owned', 'ticket'].includes(status) ? status : 'bot';
+    if (typeof name === 'string' && name) staffName = name;
+    if (convStatus === 'bot') { staffName = ''; place = null; handoffInfo = null; setStaffTyping(''); }
+    if (convStatus !== prev && (convStatus === 'owned' || convStatus === 'bot')) dropLeaveForm();
+    if (!personPhase()) stopPatientTyping();
+    if (convStatus === 'owned') { awaiting.clear(); updateTyping(); } // the bot won't answer now
+    updateQueueStatus();
+  }
+
+  function updateQueueStatus() {
+    let text = '';
+    let kind = '';
+    if (convStatus === 'owned') {
+      text = staffName ? T.owned.replace('{name}', staffName) : T.ownedSomeone;
+      kind = 'owned';
+    } else if (ticketSent) {
+      text = T.ticketOk;
+      kind = 'ticket';
+    } else if (convStatus === 'waiting' || convStatus === 'ticket') {
+      const closed = place ? place.open === false : !!(handoffInfo && handoffInfo.after_hours);
+      const nobody = place ? place.staff_online === 0 : !!(handoffInfo && handoffInfo.nobody_online);
+      if (closed || nobody) {
+        text = (closed ? T.queueClosed : T.queueNobody) + ' ' + (leave ? T.queueLeave : T.queueKept);
+        kind = 'away';
+      } else if (place && typeof place.position === 'number' && place.position >= 1) {
+        text = place.position === 1 ? T.queueNext : T.queuePosition.replace('{n}', String(place.position));
+        kind = 'waiting';
+      } else if (place || lastKind !== 'emergency') {
+        text = T.queueWaiting;
+        kind = 'waiting';
+      }
+    }
+    if (queueEl.textContent !== text) queueEl.textContent = text;
+    queueEl.className = 'fd-queue' + (kind ? ' fd-queue--' + kind : '');
+  }
+
+  function onQueueFrame(msg) {
+    place = {
+      position: typeof msg.position === 'number' ? msg.position : null,
+      staff_online: typeof msg.staff_online === 'number' ? msg.staff_online : null,
+      open: msg.open !== false,
+    };
+    if (convStatus === 'bot') setConvStatus('waiting'); else updateQueueStatus();
+  }
+
+  // "Maria is typing…" while a staff member writes (not stored; a lost "false" times out)
+  function onStaffTyping(msg) {
+    if (msg.typing) setStaffTyping(typeof msg.name === 'string' && msg.name ? msg.name : (staffName || T.someone));
+    else setStaffTyping('');
+  }
+
+  // The patient typing, told to the staff member (only while a person is on the chat). Not tracked in
+  // `inflight`: the server does not answer it.
+  let typingSent = false;
+  let typingSentAt = 0;
+  let typingIdleTimer = null;
+  function sendTyping(on) {
+    if (!session || !ws || ws.readyState !== WebSocket.OPEN) return false;
+    try { ws.send(JSON.stringify({ type: 'typing', typing: on })); } catch (_) { return false; }
+    return true;
+  }
+  function stopPatientTyping() {
+    clearTimeout(typingIdleTimer);
+    if (typingSent) sendTyping(false);
+    typingSent = false;
+  }
+  input.addEventListener('input', () => {
+    if (!personPhase()) return;
+    if (!input.value.trim()) { stopPatientTyping(); return; }
+    const now = Date.now();
+    if (!typingSent || now - typingSentAt > 5000) {
+      if (sendTyping(true)) { typingSent = true; typingSentAt = now; }
+    }
+    clearTimeout(typingIdleTimer);
+    typingIdleTimer = setTimeout(stopPatientTyping, 3000);
+  });
+
+  // ---------------------------------------------------------------- leave a message (nobody online / closed)
+  let leaveSeq = 0;
+  function lastQuestion(handoff) {
+    const row = handoff && typeof handoff.reply_to === 'number' ? rowsById.get(handoff.reply_to) : null;
+    const el = (row && row.querySelector('.fd-text')) || [...log.querySelectorAll('.fd-row--patient .fd-text')].pop();
+    return el ? el.textContent : '';
+  }
+
+  function showLeaveForm(handoff) {
+    if (leave || ticketSent) return;
+    const n = ++leaveSeq;
+    const mk = (key, label, control) => {
+      const id = 'fd-leave-' + n + '-' + key;
+      const errId = id + '-err';
+      control.id = id;
+      control.setAttribute('aria-describedby', errId);
+      const err = h('p', { class: 'fd-field-error', id: errId });
+      return { key, control, err, el: h('div', { class: 'fd-field' }, h('label', { for: id, text: label }), control, err) };
+    };
+    const name = mk('name', T.leaveName, h('input', { type: 'text', class: 'fd-field-input', autocomplete: 'name', required: true, maxlength: '200' }));
+    const contact = mk('contact', T.leaveContact, h('input', { type: 'text', class: 'fd-field-input', autocomplete: 'on', required: true, maxlength: '200', spellcheck: 'false' }));
+    const text = mk('text', T.leaveText, h('textarea', { class: 'fd-field-input fd-field-text', required: true, rows: '3', maxlength: '4000' }));
+    text.control.value = lastQuestion(handoff);
+    const button = h('button', { type: 'submit', class: 'fd-leave-send', text: T.leaveSend });
+    const titleId = 'fd-leave-' + n + '-title';
+    const formEl = h('form', { class: 'fd-leave-form', novalidate: true, 'aria-labelledby': titleId },
+      h('p', { class: 'fd-leave-title', id: titleId, text: T.leaveTitle }),
+      h('p', { class: 'fd-leave-intro', text: T.leaveIntro }),
+      name.el, contact.el, text.el, button);
+    const row = h('div', { class: 'fd-row fd-leave', 'data-role': 'form', 'data-type': 'leave_message' }, formEl);
+    leave = { row, form: formEl, fields: [name, contact, text], button, frame: null };
+    formEl.addEventListener('submit', (e) => { e.preventDefault(); submitLeave(); });
+    appendRow(row);
+    updateQueueStatus();
+  }
+
+  function dropLeaveForm() {
+    if (!leave) return;
+    const hadFocus = leave.row.contains(root.activeElement);
+    leave.row.remove();
+    leave = null;
+    if (hadFocus) input.focus();
+  }
+
+  function validContact(v) {
+    return /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/.test(v) || (v.match(/\d/g) || []).length >= 7;
+  }
+
+  function submitLeave() {
+    if (!leave || leave.frame) return;
+    let firstBad = null;
+    for (const f of leave.fields) {
+      const v = f.control.value.trim();
+      let msg = '';
+      if (!v) msg = T.leaveRequired;
+      else if (f.key === 'contact' && !validContact(v)) msg = T.leaveBadContact;
+      else if (f.key === 'text' && byteLength(v) > MAX_TEXT_BYTES) msg = T.errors.too_long;
+      f.err.textContent = msg;
+      if (msg) { f.control.setAttribute('aria-invalid', 'true'); if (!firstBad) firstBad = f.control; }
+      else f.control.removeAttribute('aria-invalid');
+    }
+    if (firstBad) { firstBad.focus(); return; }
+    const [name, contact, text] = leave.fields.map((f) => f.control.value.trim());
+    leave.frame = { type: 'leave_message', name, contact, text };
+    leave.button.disabled = true;
+    leave.button.textContent = T.leaveSending;
+    leave.form.setAttribute('aria-busy', 'true');
+    transmitLeave();
+  }
+
+  function transmitLeave() {
+    if (!leave || !leave.frame) return;
+    if (!session || !rawSend(leave.frame, 'leave', leave)) { connect(); return; } // sent after the next welcome
+  }
+
+  function leaveFailed(code, message) {
+    if (!leave) return;
+    leave.frame = null;
+    leave.button.disabled = false;
+    leave.button.textContent = T.leaveSend;
+    leave.form.setAttribute('aria-busy', 'false');
+    showError(code, message);
+  }
+
+  // The message left, as the patient's own bubble, and the confirmation under it (live and in history).
+  function ticketRows(text, id, ts) {
+    const mine = patientRow(text, { id, ts });
+    mine.dataset.type = 'ticket';
+    const ok = h('div', { class: 'fd-row fd-note fd-note--ticket', 'data-role': 'system', 'data-type': 'ticket_ok' },
+      h('p', { class: 'fd-text', text: T.ticketOk }));
+    return [mine, ok];
+  }
+
+  function onTicketOk(msg) {
+    takeInflight('leave');
+    ticketSent = true;
+    const id = msg && typeof msg.id === 'number' ? msg.id : undefined;
+    if (id !== undefined && seen.has(id)) { dropLeaveForm(); updateQueueStatus(); return; }
+    if (leave) {
+      const hadFocus = leave.row.contains(root.activeElement);
+      const text = leave.frame ? leave.frame.text : '';
+      leave.row.replaceWith(...ticketRows(text, id));
+      leave = null;
+      if (hadFocus) input.focus();
+      scrollToEnd();
+    }
+    noteSeen(id);
+    updateQueueStatus();
   }
 
   // ---------------------------------------------------------------- connection
@@ -605,6 +882,9 @@
       case 'feedback_ok': return onFeedbackOk(msg);
       case 'pong': takeInflight('ping'); return undefined;
       case 'error': return onError(msg);
+      case 'queue': return onQueueFrame(msg);
+      case 'typing': return onStaffTyping(msg);
+      case 'ticket_ok': return onTicketOk(msg);
       default:
         // a live staff/system event, if the server sends them
         if ((msg.role === 'staff' || msg.role === 'system') && typeof msg.text === 'string') return onHistoryEvent(msg, true);
@@ -628,11 +908,20 @@
     log.setAttribute('aria-busy', 'true');
     for (const ev of history) onHistoryEvent(ev, false);
     log.setAttribute('aria-busy', 'false');
+    // who answers now (a person, or the bot) is the server's word, not what the history suggests
+    if (msg.status === 'ticket') ticketSent = true;
+    setConvStatus(typeof msg.status === 'string' ? msg.status : 'bot');
+    if (convStatus === 'waiting' && lastHandoff && lastHandoff.leave_message) {
+      if (!handoffInfo) handoffInfo = { after_hours: !!lastHandoff.after_hours, nobody_online: !!lastHandoff.nobody_online, leave_message: true };
+      if (!ticketSent) showLeaveForm(lastHandoff);
+    }
+    updateQueueStatus();
     scrollToEnd();
 
     // now deliver what was typed while we were away
     for (const m of outbox.slice()) transmit(m);
     for (const [id, helpful] of feedbackQueue) sendFeedback(id, helpful);
+    if (leave && leave.frame) { if (ticketSent) onTicketOk(); else transmitLeave(); }
   }
 
   function onHistoryEvent(ev, live) {
@@ -650,17 +939,38 @@
         return;
       }
       noteSeen(id);
+      if (ev.type === 'ticket' || ev.type === 'leave_message') {
+        ticketSent = true;
+        for (const r of ticketRows(text, id, ev.ts)) appendRow(r);
+        return;
+      }
       appendRow(patientRow(text, { id, ts: ev.ts }));
       return;
     }
     noteSeen(id);
     if (role === 'bot' && (ev.type === 'answer' || ev.type === 'handoff' || ev.type === 'emergency')) {
       appendRow(botRow(ev));
+      lastKind = ev.type;
+      if (ev.type === 'handoff') lastHandoff = ev;
       if (typeof ev.reply_to === 'number') awaiting.delete(ev.reply_to);
       updateTyping();
     } else if (role === 'staff') {
+      if (ev.type === 'note') return; // never sent to patients; ignore one if it ever came
       appendRow(staffRow(ev));
+      if (ev.name && !staffName) staffName = String(ev.name);
+      if (live) setStaffTyping('');
       replied(ev.reply_to);
+      if (live && convStatus !== 'owned') setConvStatus('owned', ev.name);
+    } else if (role === 'system') {
+      if (typeof ev.text === 'string' && ev.text) appendRow(systemRow(ev));
+      const t = ev.type;
+      if (t === 'claimed' || t === 'transferred') {
+        if (ev.name) staffName = String(ev.name);
+        if (live) setConvStatus('owned', ev.name);
+      } else if (t === 'handback' || t === 'resolved') {
+        if (live) setConvStatus('bot');
+      }
+      if (live) updateQueueStatus();
     } else if (typeof ev.text === 'string' && ev.text) {
       appendRow(noteRow(ev.text));
     }
@@ -673,6 +983,20 @@
     appendRow(botRow(msg));
     replied(msg.reply_to);
     if (!isOpen()) badge.hidden = false;
+    lastKind = msg.type;
+    if (msg.type === 'handoff') {
+      // queued for a person (or, already waiting, one more question added for the team)
+      lastHandoff = msg;
+      const flags = { after_hours: !!msg.after_hours, nobody_online: !!msg.nobody_online, leave_message: !!msg.leave_message };
+      if (convStatus === 'bot') { place = null; handoffInfo = flags; setConvStatus('waiting'); }
+      else {
+        if (flags.after_hours || flags.nobody_online || flags.leave_message) handoffInfo = flags;
+        updateQueueStatus();
+      }
+      if (msg.leave_message && !ticketSent) showLeaveForm(msg);
+    } else if (msg.type === 'emergency' && convStatus === 'bot') {
+      setConvStatus('waiting'); // queued at the top for staff
+    }
   }
 
   function settle(m, id) {
@@ -692,7 +1016,8 @@
     const m = f ? f.ref : outbox.find((x) => x.clientId === String(msg.client_id));
     if (!m) { noteSeen(msg.id); return; }
     settle(m, msg.id);
-    if (typeof msg.id === 'number') { awaiting.add(msg.id); updateTyping(); }
+    // the bot answers unless a person owns the chat
+    if (typeof msg.id === 'number' && convStatus !== 'owned') { awaiting.add(msg.id); updateTyping(); }
   }
 
   function onFeedbackOk(msg) {
@@ -755,6 +1080,11 @@
       return;
     }
     if (f && f.kind === 'ping') return; // a dropped keep-alive is harmless
+    if (f && f.kind === 'leave') {
+      if (code === 'rate_limited') { setTimeout(transmitLeave, 1500 + Math.random() * 1000); return; }
+      leaveFailed(code, msg.message);
+      return;
+    }
     if (f && f.kind === 'hello') {
       // could not start/resume: try again on a fresh connection
       if (code === 'rate_limited') { setTimeout(() => sendHello(), 1500); return; }
@@ -805,6 +1135,7 @@
     e.preventDefault();
     const text = input.value;
     if (!text.trim()) { input.focus(); return; }
+    stopPatientTyping();
     if (sendMessage(text)) input.value = '';
     input.focus();
   });
