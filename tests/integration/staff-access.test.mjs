@@ -22,23 +22,61 @@ after(async () => {
 });
 
 // Every route that needs a session, and what it answers without one.
+const ADMIN_ROUTES = [
+  ['GET', '/api/admin/entries'],
+  ['POST', '/api/admin/entries'],
+  ['GET', '/api/admin/entries/hours-weekday'],
+  ['PUT', '/api/admin/entries/hours-weekday'],
+  ['POST', '/api/admin/entries/hours-weekday/publish'],
+  ['POST', '/api/admin/entries/hours-weekday/archive'],
+  ['GET', '/api/admin/entries/hours-weekday/recall'],
+  ['POST', '/api/admin/try'],
+  ['GET', '/api/admin/inbox'],
+  ['POST', '/api/admin/inbox/dismiss'],
+  ['GET', '/api/admin/audit'],
+  ['GET', '/api/admin/export'],
+  ['POST', '/api/admin/import'],
+  ['GET', '/api/admin/users'],
+  ['POST', '/api/admin/users'],
+  ['POST', '/api/admin/users/maria/disable'],
+  ['POST', '/api/admin/users/maria/enable'],
+  ['POST', '/api/admin/users/maria/password'],
+  ['GET', '/api/admin/settings'],
+  ['PUT', '/api/admin/settings'],
+  ['GET', '/api/admin/analytics'],
+  ['GET', '/api/admin/analytics.csv'],
+];
 const PROTECTED = [
   ['GET', '/staff', 303],
+  ['GET', '/admin', 303],
   ['GET', '/api/me', 401],
   ['POST', '/api/logout', 401],
   ['GET', '/api/queue', 401],
   ['GET', '/api/conversations/c_' + '0'.repeat(32), 401],
+  ...ADMIN_ROUTES.map(([m, p]) => [m, p, 401]),
 ];
 
 test('every protected route is refused without a session, and with a forged or expired cookie', async () => {
   for (const cookie of [undefined, 'fd_session=' + 'a'.repeat(64), 'fd_session=../../etc', 'other=1']) {
     for (const [method, path, status] of PROTECTED) {
-      const res = await request(server, method, path, { cookie, body: method === 'POST' ? {} : undefined });
+      const res = await request(server, method, path, { cookie, body: method === 'GET' ? undefined : {} });
       assert.equal(res.status, status, `${method} ${path} with cookie ${cookie}: ${res.text}`);
       if (status === 303) assert.equal(res.headers.get('location'), `/login?next=${path}`);
       else assert.equal(res.json.error, 'no_session');
     }
   }
+});
+
+test('a staff session is refused on every admin route (403) and the admin page (303); nothing changes', async () => {
+  const s = await login(server, 'maria', PW);
+  for (const [method, path] of ADMIN_ROUTES) {
+    const res = await request(server, method, path, { cookie: s.cookie, csrf: s.csrf, body: method === 'GET' ? undefined : { text: 'x', revision: 1, threshold: 0.5 } });
+    assert.equal(res.status, 403, `${method} ${path}: ${res.text}`);
+    assert.equal(res.json.error, 'forbidden');
+  }
+  assert.equal((await request(server, 'GET', '/admin', { cookie: s.cookie })).status, 303);
+  const me = await request(server, 'GET', '/api/me', { cookie: s.cookie });
+  assert.equal(me.status, 200, 'the session still works: refusals do not end it');
 });
 
 test('with a session: pages and routes open; state changes need the CSRF token and our Origin', async () => {
