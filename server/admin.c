@@ -13,6 +13,7 @@
 struct admin {
 	store *st;
 	engine *eng;
+	chat_ctx *chat;            /* for the patient messages; may be NULL */
 	text_analyzer *ta;
 	text_terms *terms;         /* big: on the heap, reused */
 };
@@ -1031,4 +1032,100 @@ char *admin_analytics_csv(admin *a, int64_t from_ms, int64_t to_ms, size_t *len,
 	sqlite3_finalize(s);
 	*len = n;
 	return buf;
+}
+
+/* --- settings --------------------------------------------------------------------- */
+
+void admin_set_chat(admin *a, chat_ctx *chat)
+{
+	a->chat = chat;
+}
+
+int admin_retention_days(admin *a)
+{
+	char v[32];
+	if (store_meta_get(a->st, "retention_days", v, sizeof v) == 0 && v[0])
+		return atoi(v);
+	return ADMIN_RETENTION_DEFAULT;
+}
+
+json_t *admin_settings(admin *a, int *status_out, char *err, size_t errsz)
+{
+	char *hours = malloc(65536);
+	json_t *jh = NULL, *out;
+	if (!hours)
+		return fail(status_out, 500, err, errsz, "out of memory");
+	if (store_meta_get(a->st, "hours", hours, 65536) == 0 && hours[0])
+		jh = json_loads(hours, 0, NULL);
+	free(hours);
+	out = json_pack("{s:f, s:i, s:o}", "threshold", engine_threshold(a->eng),
+			"retention_days", admin_retention_days(a), "hours", jh ? jh : json_null());
+	if (a->chat)
+		json_object_set_new(out, "messages", chat_messages_json(a->chat));
+	return out;
+}
+
+json_t *admin_settings_put(admin *a, const json_t *body, const char *actor, int *status_out,
+			   char *err, size_t errsz)
+{
+	const json_t *t = json_object_get(body, "threshold");
+	const json_t *r = json_object_get(body, "retention_days");
+	const json_t *h = json_object_get(body, "hours");
+	const json_t *m = json_object_get(body, "messages");
+	char why[512], v[32];
+	hours_config *hc = NULL;
+	char *text = NULL;
+
+	/* Everything is checked before anything changes: all or nothing. */
+	if (!json_is_object(body))
+		return fail(status_out, 400, err, errsz, "the body must be a JSON object");
+	if (t && (!json_is_number(t) || json_number_value(t) < 0.05 || json_number_value(t) > 0.95))
+		return fail(status_out, 400, err, errsz, "\"threshold\" must be a number from 0.05 to 0.95");
+	if (r && (!json_is_integer(r) || json_integer_value(r) < 0 || json_integer_value(r) > 3650))
+		return fail(status_out, 400, err, errsz,
+			    "\"retention_days\" must be a whole number of days, 0 (keep) to 3650");
+	if (h && !(hc = hours_config_parse(h, why, sizeof why))) {
+		*status_out = 400;
+		snprintf(err, errsz, "hours: %s", why);
+		return NULL;
+	}
+	hours_config_free(hc);
+	if (m && (!a->chat || chat_messages_check(m, why, sizeof why) < 0)) {
+		*status_out = 400;
+		snprintf(err, errsz, "%s", a->chat ? why : "messages cannot be set here");
+		return NULL;
+	}
+	if (t) {
+		snprintf(v, sizeof v, "%.3f", json_number_value(t));
+		if (store_meta_set(a->st, "threshold", v, why, sizeof why) < 0)
+			goto db;
+		engine_set_threshold(a->eng, json_number_value(t));
+		admin_audit(a->st, actor, "settings.threshold", NULL, v, NULL);
+	}
+	if (r) {
+		snprintf(v, sizeof v, "%lld", (long long)json_integer_value(r));
+		if (store_meta_set(a->st, "retention_days", v, why, sizeof why) < 0)
+			goto db;
+		admin_audit(a->st, actor, "settings.retention_days", NULL, v, NULL);
+	}
+	if (h) {
+		if (!(text = json_dumps(h, JSON_COMPACT)) || store_meta_set(a->st, "hours", text, why, sizeof why) < 0)
+			goto db;
+		free(text);
+		text = NULL;
+		admin_audit(a->st, actor, "settings.hours", NULL, NULL, NULL);
+		reload(a);
+	}
+	if (m) {
+		if (!(text = json_dumps(m, JSON_COMPACT)) || store_meta_set(a->st, "messages", text, why, sizeof why) < 0)
+			goto db;
+		free(text);
+		text = NULL;
+		chat_messages_apply(a->chat, json_deep_copy(m));
+		admin_audit(a->st, actor, "settings.messages", NULL, NULL, NULL);
+	}
+	return admin_settings(a, status_out, err, errsz);
+db:
+	free(text);
+	return fail(status_out, 500, err, errsz, why);
 }

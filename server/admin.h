@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "chat.h"
 #include "engine.h"
 #include "store.h"
 
@@ -23,6 +24,7 @@ typedef struct admin admin;
 #define ADMIN_MAX_ANSWER 20000     /* characters of an answer */
 #define ADMIN_MAX_QUESTION 500     /* characters of a question or alternate */
 #define ADMIN_MAX_ALTERNATES 50
+#define ADMIN_RETENTION_DEFAULT 365  /* days a conversation is kept after its last activity */
 
 /* st and eng are borrowed and must outlive a. *out: admin_close. */
 int admin_open(store *st, engine *eng, admin **out, char *err, size_t errsz);
@@ -99,5 +101,17 @@ json_t *admin_analytics(admin *a, int64_t from_ms, int64_t to_ms, int *status_ou
 			char *err, size_t errsz);
 /* The per-day table as CSV (RFC 4180, CRLF); caller frees; *len set. */
 char *admin_analytics_csv(admin *a, int64_t from_ms, int64_t to_ms, size_t *len, char *err, size_t errsz);
+
+/* The chat settings an admin may change live (borrowed, may be NULL). */
+void admin_set_chat(admin *a, chat_ctx *chat);
+/* Days conversations are kept after their last activity (0: forever). */
+int admin_retention_days(admin *a);
+/* {"threshold","retention_days","hours":{...}|null,"messages":{...}}. */
+json_t *admin_settings(admin *a, int *status_out, char *err, size_t errsz);
+/* Changes any of those (all checked before any is applied); the answer is
+ * admin_settings after the change. Hours reload the engine; messages apply
+ * to the next reply. */
+json_t *admin_settings_put(admin *a, const json_t *body, const char *actor, int *status_out,
+			   char *err, size_t errsz);
 
 #endif

@@ -395,22 +395,11 @@ static void r_admin(api_ctx *ctx, const api_request *req, const auth_session *se
 	} else if (strncmp(p, "/users", 6) == 0 && (p[6] == '\0' || p[6] == '/')) {
 		r_users(ctx, req, p + 6, sess, resp);
 	} else if (strcmp(p, "/settings") == 0 && is_get) {
-		reply(resp, 200, json_pack("{s:f, s:i}", "threshold", engine_threshold(admin_engine(ctx->admin)),
-					   "session_idle", ctx->idle_s));
+		admin_reply(resp, admin_settings(ctx->admin, &status, err, sizeof err), &status, err);
 	} else if (strcmp(p, "/settings") == 0 && strcmp(req->method, "PUT") == 0) {
-		if ((b = body_json(req, resp))) {
-			const json_t *t = json_object_get(b, "threshold");
-			if (!json_is_number(t) || json_number_value(t) < 0.05 || json_number_value(t) > 0.95)
-				error(resp, 400, "bad_request", "\"threshold\" must be a number from 0.05 to 0.95");
-			else {
-				char v[32];
-				snprintf(v, sizeof v, "%.3f", json_number_value(t));
-				engine_set_threshold(admin_engine(ctx->admin), json_number_value(t));
-				store_meta_set(auth_store(ctx->au), "threshold", v, err, sizeof err);
-				admin_audit(auth_store(ctx->au), actor, "settings.threshold", NULL, v, req->peer);
-				reply(resp, 200, json_pack("{s:f}", "threshold", json_number_value(t)));
-			}
-		}
+		if ((b = body_json(req, resp)))
+			admin_reply(resp, admin_settings_put(ctx->admin, b, actor, &status, err, sizeof err),
+				    &status, err);
 	} else {
 		error(resp, 404, "not_found", "no such route");
 	}

@@ -75,6 +75,80 @@ void chat_default_messages(chat_messages *m)
 		"antes posible.";
 }
 
+const char *const chat_custom_names[CHAT_N_CUSTOM] = {
+	"greeting", "handoff", "person", "closed", "nobody", "leave_message",
+};
+
+static const char **custom_slot(chat_messages *m, size_t i)
+{
+	switch (i) {
+	case 0: return m->greeting;
+	case 1: return m->handoff;
+	case 2: return m->person;
+	case 3: return m->closed;
+	case 4: return m->nobody;
+	default: return m->leave_message;
+	}
+}
+
+int chat_messages_check(const json_t *custom, char *err, size_t errsz)
+{
+	const char *key;
+	const json_t *v;
+	if (!json_is_object(custom)) {
+		snprintf(err, errsz, "\"messages\" must be an object");
+		return -1;
+	}
+	json_object_foreach((json_t *)custom, key, v) {
+		size_t i;
+		const char *lk;
+		const json_t *t;
+		for (i = 0; i < CHAT_N_CUSTOM && strcmp(key, chat_custom_names[i]) != 0; i++)
+			;
+		if (i == CHAT_N_CUSTOM || !json_is_object(v)) {
+			snprintf(err, errsz, "messages.%s: unknown message (or not an {\"en\",\"es\"} object)", key);
+			return -1;
+		}
+		json_object_foreach((json_t *)v, lk, t) {
+			if ((strcmp(lk, "en") != 0 && strcmp(lk, "es") != 0) || !json_is_string(t) ||
+			    json_string_length(t) == 0 || json_string_length(t) > 2000) {
+				snprintf(err, errsz, "messages.%s.%s: a text of 1 to 2000 bytes, for en or es", key, lk);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+void chat_messages_apply(chat_ctx *ctx, json_t *custom)
+{
+	json_t *old = ctx->custom_msg;
+	chat_default_messages(&ctx->msg);
+	for (size_t i = 0; custom && i < CHAT_N_CUSTOM; i++) {
+		const json_t *m = json_object_get(custom, chat_custom_names[i]);
+		const char *en = json_string_value(json_object_get(m, "en"));
+		const char *es = json_string_value(json_object_get(m, "es"));
+		const char **slot = custom_slot(&ctx->msg, i);
+		if (en)
+			slot[TEXT_LANG_EN] = en;
+		if (es)
+			slot[TEXT_LANG_ES] = es;
+	}
+	ctx->custom_msg = custom;
+	json_decref(old);
+}
+
+json_t *chat_messages_json(const chat_ctx *ctx)
+{
+	json_t *out = json_object();
+	for (size_t i = 0; i < CHAT_N_CUSTOM; i++) {
+		const char **slot = custom_slot((chat_messages *)&ctx->msg, i);
+		json_object_set_new(out, chat_custom_names[i], json_pack("{s:s, s:s}", "en", slot[TEXT_LANG_EN],
+									 "es", slot[TEXT_LANG_ES]));
+	}
+	return out;
+}
+
 static void emit_json(json_t *frame, chat_emit_fn emit, void *user)
 {
 	char *s = json_dumps(frame, JSON_COMPACT);

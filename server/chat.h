@@ -38,6 +38,7 @@ typedef struct chat_ctx {
 	engine *eng;
 	desk *desk;                     /* the staff side; NULL: handoffs only queue */
 	chat_messages msg;
+	json_t *custom_msg;             /* owns the admin's texts msg points into, or NULL */
 	int64_t (*now_us)(void);        /* monotonic clock, injectable for tests */
 	double burst;                   /* rate limit per connection; 0: CHAT_BURST */
 	double refill_per_sec;          /* 0: CHAT_REFILL_PER_SEC */
@@ -60,6 +61,20 @@ typedef void (*chat_emit_fn)(void *user, const char *frame, size_t len);
 
 /* Fills ctx->msg with the built-in English and Spanish messages. */
 void chat_default_messages(chat_messages *m);
+
+/* The messages an admin may change, by name, for settings. */
+#define CHAT_N_CUSTOM 6
+extern const char *const chat_custom_names[CHAT_N_CUSTOM]; /* greeting handoff person closed nobody leave_message */
+
+/* Applies an admin's texts: custom is {"greeting":{"en":"...","es":"..."},...}
+ * (any subset; a missing text keeps the built-in one). Steals the reference
+ * (ctx keeps it while msg points into it; NULL restores the defaults). The
+ * caller has validated it (chat_messages_check). */
+void chat_messages_apply(chat_ctx *ctx, json_t *custom);
+/* 0 if custom is a valid messages object, else -1 with the reason in err. */
+int chat_messages_check(const json_t *custom, char *err, size_t errsz);
+/* New reference: the texts in use, in the shape chat_messages_apply takes. */
+json_t *chat_messages_json(const chat_ctx *ctx);
 
 /* The text the patient is shown for a decision (borrowed: the entry's answer
  * or one of ctx->msg), in the decision's language. */

@@ -312,6 +312,18 @@ static int cmd_serve(int argc, char **argv)
 	ctx.eng = eng;
 	ctx.now_us = util_mono_us;
 	chat_default_messages(&ctx.msg);
+	{
+		/* An admin's own texts for the patient messages, if any. */
+		char *v = malloc(65536);
+		json_t *m = NULL;
+		if (v && store_meta_get(st, "messages", v, 65536) == 0 && v[0])
+			m = json_loads(v, 0, NULL);
+		free(v);
+		if (m && chat_messages_check(m, err, sizeof err) == 0)
+			chat_messages_apply(&ctx, m);
+		else
+			json_decref(m);
+	}
 	LOG_INFO("database %s, %zu knowledge-base entries", db, engine_entry_count(eng));
 	if (server_run(&cfg, &ctx, au, nt, err, sizeof err) < 0) {
 		fprintf(stderr, "frontdesk: %s\n", err);
@@ -320,6 +332,7 @@ static int cmd_serve(int argc, char **argv)
 	LOG_INFO("stopped");
 	rc = 0;
 out:
+	json_decref(ctx.custom_msg);
 	notify_close(nt);
 	auth_close(au);
 	engine_free(eng);

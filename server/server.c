@@ -18,6 +18,9 @@
 
 /* A client whose queue filled up has this long to take its 1008 close. */
 #define SERVER_SLOW_CLOSE_S 5
+/* A request body gets this long, then must have averaged this rate since. */
+#define SERVER_BODY_GRACE_S 10
+#define SERVER_BODY_MIN_BPS 1024
 
 typedef struct outmsg {
 	struct outmsg *next;
@@ -58,6 +61,8 @@ typedef struct pss_http {
 	char *req_body;
 	size_t req_len;
 	int req_too_big;
+	int64_t body_started_us;        /* monotonic: when the headers were complete */
+	size_t body_seen;               /* bytes of body received, kept or not */
 } pss_http;
 
 typedef struct srv {
@@ -619,6 +624,16 @@ static size_t body_limit(const pss_http *pss)
 	return strcmp(pss->path, API_IMPORT_PATH) == 0 ? API_MAX_IMPORT : API_MAX_BODY;
 }
 
+/* lws re-arms its timeout on every read, so a body sent a byte a second
+ * would hold its connection forever (slowloris on the body): past a grace
+ * period, the body must have averaged SERVER_BODY_MIN_BPS. Counts len in. */
+static int body_too_slow(pss_http *pss, size_t len)
+{
+	int64_t late_ms = (util_mono_us() - pss->body_started_us) / 1000 - SERVER_BODY_GRACE_S * 1000;
+	pss->body_seen += len;
+	return late_ms > 0 && pss->body_seen < (size_t)(late_ms * SERVER_BODY_MIN_BPS / 1000);
+}
+
 static int cb_api(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		  void *in, size_t len)
 {
@@ -664,6 +679,7 @@ static int cb_api(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		if (lws_hdr_copy(wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
 		    strtoul(clen, NULL, 10) > 0 && strcmp(pss->method, "GET") != 0 &&
 		    strcmp(pss->method, "HEAD") != 0) {
+			pss->body_started_us = util_mono_us();
 			if (strtoul(clen, NULL, 10) > body_limit(pss))
 				pss->req_too_big = 1;
 			return 0;
@@ -671,6 +687,11 @@ static int cb_api(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return api_run(wsi, pss);
 	}
 	case LWS_CALLBACK_HTTP_BODY:
+		if (body_too_slow(pss, len)) {
+			LOG_WARN("api: %s %s from %s: request body too slow, closed", pss->method,
+				 pss->path, pss->peer);
+			return -1;
+		}
 		if (pss->req_too_big || pss->req_len + len > body_limit(pss)) {
 			pss->req_too_big = 1;
 			free(pss->req_body);
@@ -772,6 +793,7 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 	s.api.desk = s.desk;
 	if (admin_open(ctx->st, ctx->eng, &s.api.admin, err, errsz) < 0)
 		goto out;
+	admin_set_chat(s.api.admin, ctx);
 	s.api.tls = cfg->tls_cert != NULL;
 	s.api.idle_s = cfg->session_idle_s > 0 ? cfg->session_idle_s : AUTH_IDLE_DEFAULT_S;
 

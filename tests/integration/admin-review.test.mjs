@@ -103,3 +103,26 @@ test('analytics: per day and totals as JSON, the same days as CSV; staff cannot 
   const page = await request(server, 'GET', '/admin', { cookie: staff.cookie });
   assert.equal(page.status, 303, 'the admin page is for admins');
 });
+
+test('settings: messages apply to the next conversation; a bad change is refused whole', async () => {
+  const cur = await api('GET', '/api/admin/settings');
+  assert.equal(cur.status, 200);
+  assert.equal(typeof cur.json.messages.greeting.en, 'string');
+  assert.equal(cur.json.retention_days, 365);
+  assert.ok(cur.json.hours && cur.json.hours.timezone, 'the opening hours are a setting');
+  const put = await api('PUT', '/api/admin/settings', {
+    retention_days: 90, messages: { greeting: { en: 'Welcome to Riverside! Ask me anything.' } } });
+  assert.equal(put.status, 200, put.text);
+  const [pat, w] = await openConversation(server);
+  assert.equal(w.greeting, 'Welcome to Riverside! Ask me anything.');
+  await pat.close();
+  // One bad field and nothing of the request is applied.
+  const bad = await api('PUT', '/api/admin/settings', { retention_days: 30, hours: { timezone: 'Mars/Olympus' } });
+  assert.equal(bad.status, 400);
+  assert.match(bad.json.message, /hours/);
+  assert.equal((await api('GET', '/api/admin/settings')).json.retention_days, 90);
+  const badMsg = await api('PUT', '/api/admin/settings', { messages: { greeting: { fr: 'Bonjour' } } });
+  assert.equal(badMsg.status, 400);
+  const audit = await api('GET', '/api/admin/audit');
+  assert.ok(audit.json.events.some((e) => e.action === 'settings.messages' && e.actor === 'ada'));
+});
