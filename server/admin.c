@@ -1129,3 +1129,52 @@ db:
 	free(text);
 	return fail(status_out, 500, err, errsz, why);
 }
+
+/* --- synonyms ----------------------------------------------------------------------- */
+
+json_t *admin_synonyms(admin *a, int *status_out, char *err, size_t errsz)
+{
+	char *buf = malloc(65536);
+	json_t *j = NULL;
+	if (!buf)
+		return fail(status_out, 500, err, errsz, "out of memory");
+	if (store_meta_get(a->st, "synonyms", buf, 65536) == 0 && buf[0])
+		j = json_loads(buf, 0, NULL);
+	free(buf);
+	return json_pack("{s:o}", "synonyms", json_is_object(j) ? j : (json_decref(j), json_object()));
+}
+
+json_t *admin_synonyms_put(admin *a, const json_t *body, const char *actor, int *status_out,
+			   char *err, size_t errsz)
+{
+	const json_t *m = json_object_get(body, "synonyms");
+	const char *k;
+	json_t *v;
+	char *text;
+	char why[256];
+	if (!json_is_object(m) || json_object_size(m) > ENGINE_MAX_SYNONYMS)
+		return fail(status_out, 400, err, errsz,
+			    "\"synonyms\" must be an object {\"word\": \"meaning\"} of at most 500");
+	json_object_foreach((json_t *)m, k, v) {
+		size_t kl = strlen(k);
+		if (kl == 0 || kl > 32 || strpbrk(k, " \t\r\n") || !json_is_string(v) ||
+		    json_string_length(v) == 0 || json_string_length(v) > 64) {
+			*status_out = 400;
+			snprintf(err, errsz, "synonym \"%.40s\": one word (up to 32 characters) for a text of "
+				 "1 to 64 characters", k);
+			return NULL;
+		}
+	}
+	if (!(text = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS)))
+		return fail(status_out, 500, err, errsz, "out of memory");
+	if (store_meta_set(a->st, "synonyms", text, why, sizeof why) < 0 ||
+	    sqlite3_exec(store_db(a->st), "UPDATE meta SET value = CAST(value AS INTEGER) + 1"
+			 " WHERE key = 'kb_version'", NULL, NULL, NULL) != SQLITE_OK) {
+		free(text);
+		return fail(status_out, 500, err, errsz, why);
+	}
+	free(text);
+	admin_audit(a->st, actor, "settings.synonyms", NULL, NULL, NULL);
+	reload(a); /* the index is rebuilt with them */
+	return admin_synonyms(a, status_out, err, errsz);
+}

@@ -102,6 +102,13 @@ json_t *admin_analytics(admin *a, int64_t from_ms, int64_t to_ms, int *status_ou
 /* The per-day table as CSV (RFC 4180, CRLF); caller frees; *len set. */
 char *admin_analytics_csv(admin *a, int64_t from_ms, int64_t to_ms, size_t *len, char *err, size_t errsz);
 
+/* The clinic's synonyms the engine reads words with: {"synonyms":{"appt":
+ * "appointment","pap":"pap smear"}}; PUT replaces them all and rebuilds
+ * the index at once. */
+json_t *admin_synonyms(admin *a, int *status_out, char *err, size_t errsz);
+json_t *admin_synonyms_put(admin *a, const json_t *body, const char *actor, int *status_out,
+			   char *err, size_t errsz);
+
 /* The chat settings an admin may change live (borrowed, may be NULL). */
 void admin_set_chat(admin *a, chat_ctx *chat);
 /* Days conversations are kept after their last activity (0: forever). */

@@ -394,6 +394,12 @@ static void r_admin(api_ctx *ctx, const api_request *req, const auth_session *se
 					       &status, err, sizeof err), &status, err);
 	} else if (strncmp(p, "/users", 6) == 0 && (p[6] == '\0' || p[6] == '/')) {
 		r_users(ctx, req, p + 6, sess, resp);
+	} else if (strcmp(p, "/synonyms") == 0 && is_get) {
+		admin_reply(resp, admin_synonyms(ctx->admin, &status, err, sizeof err), &status, err);
+	} else if (strcmp(p, "/synonyms") == 0 && strcmp(req->method, "PUT") == 0) {
+		if ((b = body_json(req, resp)))
+			admin_reply(resp, admin_synonyms_put(ctx->admin, b, actor, &status, err, sizeof err),
+				    &status, err);
 	} else if (strcmp(p, "/settings") == 0 && is_get) {
 		admin_reply(resp, admin_settings(ctx->admin, &status, err, sizeof err), &status, err);
 	} else if (strcmp(p, "/settings") == 0 && strcmp(req->method, "PUT") == 0) {

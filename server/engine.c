@@ -602,12 +602,36 @@ out:
 	return rc;
 }
 
+/* The clinic's synonyms from the store's meta "synonyms" ({"from":"to"...})
+ * onto the analyzer, before the index is built with it. */
+static void load_synonyms(engine *e)
+{
+	char *buf = malloc(65536);
+	json_t *j = NULL;
+	const char *from[ENGINE_MAX_SYNONYMS], *to[ENGINE_MAX_SYNONYMS];
+	size_t n = 0;
+	const char *k;
+	json_t *v;
+	if (buf && store_meta_get(e->st, "synonyms", buf, 65536) == 0 && buf[0])
+		j = json_loads(buf, 0, NULL);
+	json_object_foreach(j, k, v)
+		if (json_is_string(v) && n < ENGINE_MAX_SYNONYMS) {
+			from[n] = k;
+			to[n++] = json_string_value(v);
+		}
+	if (text_set_synonyms(e->ta, from, to, n) < 0)
+		util_log("error", "engine: synonyms not applied (out of memory)");
+	json_decref(j);
+	free(buf);
+}
+
 int engine_reload(engine *e, char *err, size_t errsz)
 {
 	hours_config *h;
 	ix *x;
 	if (load_hours(e, &h, err, errsz) < 0)
 		return -1;
+	load_synonyms(e);
 	if (!(x = ix_build(e->st, e->ta, err, errsz))) {
 		hours_config_free(h);
 		return -1;

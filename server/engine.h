@@ -71,6 +71,8 @@ typedef struct engine_decision {
 				      * asked time); "" means entry->answer */
 } engine_decision;
 
+#define ENGINE_MAX_SYNONYMS 500
+
 /* Builds the engine from the store's published entries (and the FTS5 index
  * when the knowledge base changed since it was last built). The store is
  * borrowed and must outlive the engine. *out: engine_free. */

@@ -4,6 +4,7 @@
 #include "text.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,21 @@
 
 struct text_analyzer {
 	struct sb_stemmer *stem[2];
+	char **syn_from, **syn_to;       /* a clinic's own synonyms (folded words) */
+	size_t n_syn;
 };
+
+static void free_synonyms(text_analyzer *ta)
+{
+	for (size_t i = 0; i < ta->n_syn; i++) {
+		free(ta->syn_from[i]);
+		free(ta->syn_to[i]);
+	}
+	free(ta->syn_from);
+	free(ta->syn_to);
+	ta->syn_from = ta->syn_to = NULL;
+	ta->n_syn = 0;
+}
 
 text_analyzer *text_analyzer_new(void)
 {
@@ -33,7 +48,45 @@ void text_analyzer_free(text_analyzer *ta)
 		return;
 	sb_stemmer_delete(ta->stem[0]);
 	sb_stemmer_delete(ta->stem[1]);
+	free_synonyms(ta);
 	free(ta);
+}
+
+int text_set_synonyms(text_analyzer *ta, const char *const *from, const char *const *to, size_t n)
+{
+	char buf[TEXT_MAX_WORD * 8];
+	const char *w[8];
+	free_synonyms(ta);
+	if (n == 0)
+		return 0;
+	ta->syn_from = calloc(n, sizeof *ta->syn_from);
+	ta->syn_to = calloc(n, sizeof *ta->syn_to);
+	if (!ta->syn_from || !ta->syn_to) {
+		free_synonyms(ta);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* Folded like the words they will meet: "Pap" -> "pap". */
+		size_t nw = text_words(from[i], strlen(from[i]), buf, sizeof buf, w, 8);
+		char joined[256] = "";
+		size_t jl = 0;
+		if (nw != 1)
+			continue; /* one word to one or more words */
+		ta->syn_from[ta->n_syn] = strdup(w[0]);
+		nw = text_words(to[i], strlen(to[i]), buf, sizeof buf, w, 8);
+		for (size_t k = 0; k < nw && jl + strlen(w[k]) + 2 < sizeof joined; k++)
+			jl += (size_t)snprintf(joined + jl, sizeof joined - jl, "%s%s", k ? " " : "", w[k]);
+		ta->syn_to[ta->n_syn] = strdup(joined);
+		if (!ta->syn_from[ta->n_syn] || !ta->syn_to[ta->n_syn] || !joined[0]) {
+			free(ta->syn_from[ta->n_syn]);
+			free(ta->syn_to[ta->n_syn]);
+			if (!joined[0])
+				continue;
+			return -1;
+		}
+		ta->n_syn++;
+	}
+	return 0;
 }
 
 /* Decodes one UTF-8 sequence at s[*i]; returns the code point, or 0xFFFD for
@@ -277,11 +330,17 @@ static void analyze(text_analyzer *ta, const char *s, size_t len, int lang, int 
 	out->n = 0;
 	out->lang = lang < 0 ? text_detect_lang(s, len, words, nw) : (text_lang)lang;
 
-	/* Expand shorthand; a multi-word expansion ("bp") becomes several words. */
+	/* Expand shorthand; a multi-word expansion ("bp") becomes several words.
+	 * The clinic's own synonyms first, in either language. */
 	char expbuf[TEXT_MAX_WORDS * (TEXT_MAX_WORD + 1)];
 	size_t expused = 0;
 	for (size_t i = 0; i < nw && ne < TEXT_MAX_WORDS; i++) {
 		const char *x = out->lang == TEXT_LANG_EN ? expand_shorthand(words[i]) : words[i];
+		for (size_t k = 0; k < ta->n_syn; k++)
+			if (strcmp(words[i], ta->syn_from[k]) == 0) {
+				x = ta->syn_to[k];
+				break;
+			}
 		size_t xl = strlen(x);
 		if (x == words[i] || expused + xl + 1 > sizeof expbuf) {
 			expanded[ne++] = words[i];

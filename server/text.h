@@ -35,6 +35,12 @@ typedef struct text_analyzer text_analyzer;
 text_analyzer *text_analyzer_new(void);
 void text_analyzer_free(text_analyzer *ta);
 
+/* A clinic's own synonyms, replacing any set before: each from[i] (one
+ * word) is read as to[i] (one or more words) before stemming, in English
+ * and Spanish ("appt" -> "appointment", "pap" -> "pap smear"). Strings are
+ * copied. Returns 0, or -1 on out of memory (then none are set). */
+int text_set_synonyms(text_analyzer *ta, const char *const *from, const char *const *to, size_t n);
+
 /* Splits and folds s into words without stemming or stop-word removal.
  * words[] point into buf. Returns the number of words (<= max). */
 size_t text_words(const char *s, size_t len, char *buf, size_t bufsize,

@@ -126,3 +126,16 @@ test('settings: messages apply to the next conversation; a bad change is refused
   const audit = await api('GET', '/api/admin/audit');
   assert.ok(audit.json.events.some((e) => e.action === 'settings.messages' && e.actor === 'ada'));
 });
+
+test('synonyms: a clinic word the bot did not know finds its entry once an admin adds it', async () => {
+  const [pat] = await openConversation(server);
+  const before = await pat.ask('how much is a jab for the flu');
+  const put = await api('PUT', '/api/admin/synonyms', { synonyms: { jab: 'shot' } });
+  assert.equal(put.status, 200, put.text);
+  assert.deepEqual(put.json.synonyms, { jab: 'shot' });
+  const after = await pat.ask('how much is a jab for the flu');
+  assert.deepEqual([after.reply.type, after.reply.entry], ['answer', 'price-flu-shot'], JSON.stringify({ before: before.reply, after: after.reply }));
+  assert.equal((await api('PUT', '/api/admin/synonyms', { synonyms: { 'two words': 'x' } })).status, 400);
+  assert.deepEqual((await api('GET', '/api/admin/synonyms')).json.synonyms, { jab: 'shot' });
+  await pat.close();
+});
