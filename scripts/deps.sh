@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 pkgs="build-essential pkg-config libwebsockets-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libstemmer-dev libssl-dev libargon2-dev"
 if [ "$1" = "test" ]; then
 	pkgs="$pkgs chromium openssl"
+	# tests/integration/faults.test.mjs: sqlite3 holds a lock and checks integrity; the
+	# file-system faults need mkfs.ext4/e2fsck (e2fsprogs) and mount (util-linux)
+	pkgs="$pkgs sqlite3 e2fsprogs"
+	# make fuzz: clang and its libFuzzer runtime (only recommended by clang in Debian 12)
+	pkgs="$pkgs clang libclang-rt-14-dev valgrind"
 	command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
 	command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 fi

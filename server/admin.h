@@ -21,9 +21,7 @@
 
 typedef struct admin admin;
 
-#define ADMIN_MAX_ANSWER 20000     /* characters of an answer */
-#define ADMIN_MAX_QUESTION 500     /* characters of a question or alternate */
-#define ADMIN_MAX_ALTERNATES 50
+#define ADMIN_MAX_ALTERNATES 50    /* per entry (the importer's other limits apply: kbfile.h) */
 #define ADMIN_RETENTION_DEFAULT 365  /* days a conversation is kept after its last activity */
 
 /* st and eng are borrowed and must outlive a. *out: admin_close. */

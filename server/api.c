@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "kbfile.h"
 #include "util.h"
 
 typedef enum need { NEED_NONE, NEED_STAFF, NEED_ADMIN } need;
@@ -295,10 +296,10 @@ static int64_t day_ms(const char *s, int64_t fallback)
 
 /* The analytics range: ?from=YYYY-MM-DD&to=YYYY-MM-DD (to inclusive);
  * default the last 30 days including today. */
-static void range_of(const api_request *req, int64_t *from, int64_t *to)
+static void range_of(const api_ctx *ctx, const api_request *req, int64_t *from, int64_t *to)
 {
 	char a[16], b[16];
-	int64_t today = util_now_us() / 1000 / 86400000 * 86400000;
+	int64_t today = now_of(ctx) / 86400 * 86400000;
 	*to = day_ms(query_get(req->query, "to", b, sizeof b), today) + 86400000;
 	*from = day_ms(query_get(req->query, "from", a, sizeof a), *to - 30LL * 86400000);
 }
@@ -323,7 +324,7 @@ static void r_admin(api_ctx *ctx, const api_request *req, const auth_session *se
 				    &status, err);
 	} else if (strncmp(p, "/entries/", 9) == 0) {
 		const char *id = p + 9, *slash = strchr(id, '/');
-		char eid[72];
+		char eid[KB_MAX_ID + 8];
 		snprintf(eid, sizeof eid, "%.*s", slash ? (int)(slash - id) : (int)strlen(id), id);
 		if (!slash && is_get)
 			admin_reply(resp, admin_entry_get(ctx->admin, eid, &status, err, sizeof err), &status, err);
@@ -350,15 +351,16 @@ static void r_admin(api_ctx *ctx, const api_request *req, const auth_session *se
 			error(resp, 404, "not_found", "no such route");
 	} else if (strcmp(p, "/analytics") == 0 && is_get) {
 		int64_t from, to;
-		range_of(req, &from, &to);
+		range_of(ctx, req, &from, &to);
 		admin_reply(resp, admin_analytics(ctx->admin, from, to, &status, err, sizeof err), &status, err);
 	} else if (strcmp(p, "/analytics.csv") == 0 && is_get) {
 		int64_t from, to;
 		size_t len;
 		char *csv;
-		range_of(req, &from, &to);
+		range_of(ctx, req, &from, &to);
 		if (!(csv = admin_analytics_csv(ctx->admin, from, to, &len, err, sizeof err)))
-			error(resp, 500, "internal", err);
+			error(resp, to <= from || to - from > 400LL * 86400000 ? 400 : 500,
+			      to <= from || to - from > 400LL * 86400000 ? "bad_request" : "internal", err);
 		else {
 			resp->status = 200;
 			resp->body = csv;

@@ -195,11 +195,17 @@ int desk_enqueue_tx(desk *d, const char *conv, const char *reason, int emergency
 		return -1;
 	}
 	if (strcmp(c.status, "owned") == 0 || strcmp(c.status, "ticket") == 0) {
-		/* Already with a person: only an emergency changes anything. */
+		/* Owned: a person is there and sees it. A ticket nobody has taken
+		 * yet: flag it and notify again, nobody is with that patient. */
 		if (!emergency)
 			return 0;
-		return exec_changes(d, "UPDATE conversations SET emergency = 1, reason = ?2 WHERE id = ?1",
-				    (const char *const[]){ conv, reason, NULL }, 0, err, errsz) < 0 ? -1 : 0;
+		if (exec_changes(d, "UPDATE conversations SET emergency = 1, reason = ?2 WHERE id = ?1",
+				 (const char *const[]){ conv, reason, NULL }, 0, err, errsz) < 0)
+			return -1;
+		if (strcmp(c.status, "ticket") == 0 && !c.emergency && d->nt &&
+		    notify_enqueue(d->nt, conv, "emergency", now_ms / 1000, err, errsz) < 0)
+			return -1;
+		return 0;
 	}
 	was_waiting = strcmp(c.status, "waiting") == 0;
 	if (sqlite3_prepare_v2(db, "UPDATE conversations SET status = 'waiting', lang = ?3,"

@@ -112,8 +112,8 @@ void desk_patient_typing(desk *d, const char *conv, int typing);
 void desk_staff_join(desk *d, desk_staff *s, const auth_user *user);
 void desk_staff_leave(desk *d, desk_staff *s);
 
-/* Handles one frame of a console. Always emits at least one frame (a reply
- * or an error). Returns 0, or -1 when it was an error (s->last_error). */
+/* Handles one frame of a console. Emits a reply or an error, except for
+ * "typing" and "presence", which only change what others see. Returns 0, or -1 when it was an error (s->last_error). */
 int desk_staff_handle(desk *d, desk_staff *s, const char *frame, size_t len,
 		      desk_emit_fn emit, void *user);
 

@@ -24,8 +24,10 @@
  * (2023-11-14T22:13:20Z) and words joined by '_' (machine ids such as the
  * conversation id c_<hex>, so a redacted webhook body keeps its links).
  *
- * Output is always valid UTF-8: an invalid byte (or NUL) becomes '?'.
- * Known misses and over-masks: obfuscated addresses ("jane at example dot
+ * Output is always valid UTF-8: an invalid byte (or NUL) becomes '?'. A
+ * "\n", "\t" or "\r" escape ends a word, so JSON-encoded text (a logged
+ * body) is masked like plain text; better still, redact values before
+ * encoding them. Known misses and over-masks: obfuscated addresses ("jane at example dot
  * com"), non-US phone layouts (55 1234 5678), and a 3-4 digit range such as
  * 100-2000 reads as a local phone number. */
 #ifndef FD_REDACT_H

@@ -13,6 +13,7 @@
 #include <libwebsockets.h>
 
 #include "api.h"
+#include "retention.h"
 #include "strmap.h"
 #include "util.h"
 
@@ -63,6 +64,7 @@ typedef struct pss_http {
 	int req_too_big;
 	int64_t body_started_us;        /* monotonic: when the headers were complete */
 	size_t body_seen;               /* bytes of body received, kept or not */
+	int answered;                   /* api_run has run: lws may still report an empty body */
 } pss_http;
 
 typedef struct srv {
@@ -79,6 +81,7 @@ typedef struct srv {
 	struct lws_context *context;
 	lws_sorted_usec_list_t tick;
 	int64_t next_sweep;
+	int64_t next_retention;         /* unix seconds */
 } srv;
 
 static volatile sig_atomic_t interrupted;
@@ -480,6 +483,20 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 		auth_sweep(s->au, now / 1000000);
 		s->next_sweep = now / 1000000 + 60;
 	}
+	/* Retention: hourly, conversations idle past the admin's setting go,
+	 * whole (a minute after start, then every hour). */
+	if (s->next_retention == 0)
+		s->next_retention = now / 1000000 + 60;
+	if (now / 1000000 >= s->next_retention) {
+		int64_t n = 0;
+		char err[256];
+		if (retention_run(s->chat->st, admin_retention_days(s->api.admin), now / 1000, &n,
+				  err, sizeof err) < 0)
+			LOG_ERR("retention: %s", err);
+		else if (n > 0)
+			LOG_INFO("retention: %lld conversations deleted", (long long)n);
+		s->next_retention = now / 1000000 + 3600;
+	}
 	lws_sul_schedule(s->context, 0, &s->tick, on_tick, (lws_usec_t)next_ms * 1000);
 }
 
@@ -610,6 +627,7 @@ static int api_run(struct lws *wsi, pss_http *pss)
 		.body = pss->req_body, .body_len = pss->req_len, .body_too_big = pss->req_too_big,
 	};
 	api_response resp;
+	pss->answered = 1;
 	api_handle(&s->api, &req, &resp);
 	if (resp.status >= 400)
 		LOG_INFO("api: %s %s -> %d", pss->method, pss->path, resp.status);
@@ -644,6 +662,8 @@ static int cb_api(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		char clen[24];
 		size_t i;
 		memset(pss, 0, sizeof *pss);
+		/* lws may call HTTP_BODY (len 0) even for a request answered here */
+		pss->body_started_us = util_mono_us();
 		for (i = 0; i < sizeof methods / sizeof methods[0]; i++)
 			if (lws_hdr_total_length(wsi, methods[i].tok) > 0)
 				break;
@@ -679,7 +699,6 @@ static int cb_api(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		if (lws_hdr_copy(wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
 		    strtoul(clen, NULL, 10) > 0 && strcmp(pss->method, "GET") != 0 &&
 		    strcmp(pss->method, "HEAD") != 0) {
-			pss->body_started_us = util_mono_us();
 			if (strtoul(clen, NULL, 10) > body_limit(pss))
 				pss->req_too_big = 1;
 			return 0;
@@ -687,6 +706,10 @@ static int cb_api(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return api_run(wsi, pss);
 	}
 	case LWS_CALLBACK_HTTP_BODY:
+		/* Already answered (no Content-Length: lws still reports an empty
+		 * body): nothing more to read. */
+		if (pss->answered)
+			return 0;
 		if (body_too_slow(pss, len)) {
 			LOG_WARN("api: %s %s from %s: request body too slow, closed", pss->method,
 				 pss->path, pss->peer);
@@ -710,7 +733,7 @@ static int cb_api(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		}
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		return api_run(wsi, pss);
+		return pss->answered ? 0 : api_run(wsi, pss);
 	case LWS_CALLBACK_HTTP_WRITEABLE: {
 		unsigned char *buf;
 		int n;
@@ -845,6 +868,12 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 		snprintf(err, errsz, "could not create the libwebsockets context");
 		goto out;
 	}
+	/* Before "listening" is printed: a supervisor may stop us as soon as it
+	 * reads it, and a SIGTERM before the handlers would kill us unclean. */
+	running_context = context;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
 	info.port = cfg->port;
 	info.iface = cfg->iface;
 	info.protocols = protocols;
@@ -880,10 +909,6 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 		       cfg->iface, lws_get_vhost_listen_port(vh));
 	fflush(stdout);
 
-	running_context = context;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
 	while (!interrupted)
 		if (lws_service(context, 0) < 0)
 			break;

@@ -1,6 +1,7 @@
 /* store: see store.h. */
 #include "store.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,27 +119,27 @@ static int migrate(sqlite3 *db, char **msg)
 
 static int fail(store *st, char *err, size_t errsz, const char *what)
 {
-	int sys = 0;
+	int sys = errno; /* first: of the system call that failed, if one did */
 	if (!st || !st->db) {
 		snprintf(err, errsz, "%s: no database", what);
 		return -1;
 	}
 	/* "disk I/O error" alone does not tell an operator whether the file
-	 * system went read-only or the disk failed: add the OS's reason. */
+	 * system went read-only or the disk failed. SQLite's own
+	 * sqlite3_system_errno is not set on a failed WAL write; errno,
+	 * read right after the failed call, is. */
 	switch (sqlite3_errcode(st->db)) {
 	case SQLITE_IOERR:
 	case SQLITE_CANTOPEN:
-	case SQLITE_READONLY:
-	case SQLITE_FULL:
-		sys = sqlite3_system_errno(st->db);
+		if (sys) {
+			snprintf(err, errsz, "%s: %s (%s)", what, sqlite3_errmsg(st->db), strerror(sys));
+			return -1;
+		}
 		break;
 	default:
 		break;
 	}
-	if (sys)
-		snprintf(err, errsz, "%s: %s (%s)", what, sqlite3_errmsg(st->db), strerror(sys));
-	else
-		snprintf(err, errsz, "%s: %s", what, sqlite3_errmsg(st->db));
+	snprintf(err, errsz, "%s: %s", what, sqlite3_errmsg(st->db));
 	return -1;
 }
 
@@ -715,6 +716,12 @@ json_t *store_events_read(store *st, const char *conv_id, int64_t since, int wit
 		json_object_set_new(ev, "ts", json_string(ts));
 		if (sqlite3_column_type(q, 6) != SQLITE_NULL)
 			json_object_set_new(ev, "helpful", json_boolean(sqlite3_column_int(q, 6)));
+		if (!with_notes) {
+			/* Patients see a staff member's display name ("name"), never the
+			 * login names ("by", "to"): half a credential for /login. */
+			json_object_del(ev, "by");
+			json_object_del(ev, "to");
+		}
 		json_array_append_new(list, ev);
 	}
 	sqlite3_reset(st->ev_since);

@@ -4,6 +4,7 @@
 #  2. integration tests: the real server over real WebSockets (node:test + ws)
 #  3. the same integration tests against the ASan+UBSan server
 #  4. browser tests: Debian's chromium driven by playwright-core
+#  5. every libFuzzer target once over its committed corpus (crash regressions)
 # Each suite's output is kept in build/test-logs/.
 cd "$(dirname "$0")/.." || exit 1
 mkdir -p build/test-logs
@@ -15,6 +16,12 @@ count_c() {   # "N passed, N failed" from our C harness
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -n 1)
 	if [ -z "$line" ]; then echo "0 1"; return; fi
 	echo "$line" | sed -E 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/'
+}
+count_fuzz() {  # "regress T: ok, ..." / "fuzz T: ok, ..." lines of tests/fuzz/run.sh
+	local p f
+	p=$(grep -cE '^(regress|fuzz) [a-z]+: ok' "$1")
+	f=$(grep -cE '^(regress|fuzz) [a-z]+: FAILED' "$1")
+	echo "$p $f"
 }
 count_node() {  # TAP summary of node --test
 	local p f
@@ -30,7 +37,11 @@ suite() {  # name, kind (c|node), command...
 	echo "== $name"
 	"$@" >"$log" 2>&1
 	rc=$?
-	if [ "$kind" = c ]; then counts=$(count_c "$log"); else counts=$(count_node "$log"); fi
+	case $kind in
+	c) counts=$(count_c "$log") ;;
+	fuzz) counts=$(count_fuzz "$log") ;;
+	*) counts=$(count_node "$log") ;;
+	esac
 	set -- $counts
 	# a crash or a non-zero exit with nothing failed still counts as a failure
 	if [ "$rc" -ne 0 ] && [ "$2" -eq 0 ]; then set -- "$1" 1; fi
@@ -45,6 +56,14 @@ suite() {  # name, kind (c|node), command...
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
+# connections.test.mjs opens 5,000 sockets and the server as many: raise the soft limit on
+# open files (never above the hard limit); below 5,500 that test is skipped with the reason.
+fds=$(ulimit -Sn)
+if [ "$fds" != unlimited ] && [ "$fds" -lt 12288 ]; then
+	ulimit -Sn 12288 2>/dev/null || ulimit -Sn "$(ulimit -Hn)"
+fi
+
+suite fuzz-regress fuzz make --no-print-directory fuzz-regress
 suite unit c ./build/unit-tests
 suite unit-asan c ./build-asan/unit-tests
 suite integration node node --test --test-reporter=tap --test-concurrency=1 tests/integration/

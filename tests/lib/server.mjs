@@ -21,7 +21,7 @@ export async function startServer(extraArgs = [], { keepDir } = {}) {
   let out = '', err = '', scheme = 'http';
   proc.stderr.on('data', (d) => { err += d; });
   const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start:\n' + err)), 20000);
+    const timer = setTimeout(() => reject(new Error('server did not start:\n' + err)), Number(process.env.FRONTDESK_START_TIMEOUT_MS || 20000));
     proc.stdout.on('data', (d) => {
       out += d;
       const m = out.match(/listening on (https?):\/\/127\.0\.0\.1:(\d+)\//);

@@ -29,5 +29,9 @@ void test_hours(void);
 void test_model(void);
 void test_auth(void);
 void test_notify(void);
+void test_desk(void);
+void test_api(void);
+void test_redact(void);
+void test_retention(void);
 
 #endif

@@ -16,6 +16,10 @@ int main(void)
 	test_model();
 	test_auth();
 	test_notify();
+	test_desk();
+	test_api();
+	test_redact();
+	test_retention();
 	printf("%d passed, %d failed\n", harness_passed, harness_failed);
 	return harness_failed ? 1 : 0;
 }

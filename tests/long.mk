@@ -1,0 +1,14 @@
+# Long tests (issue 7), included by the top-level Makefile (`include tests/long.mk`).
+#
+#   make check-long   runs tests/long/ (tests that take a minute or more each: connections whose
+#                     peer stopped answering reaped by the ping policy, and a soak of every hostile
+#                     client at once) against the release and the ASan+UBSan builds of the server,
+#                     the unit tests and the main integration tests under valgrind, and every
+#                     libFuzzer target for 30 s: about 25 minutes in all. CI runs it after `make test`. Logs in
+#                     build/test-logs/long*.log; the last line is "N passed, N failed".
+
+.PHONY: check-long
+check-long:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory $(B)/frontdesk $(A)/frontdesk $(B)/unit-tests
+	@tests/run-long.sh
