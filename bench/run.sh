@@ -128,6 +128,8 @@ ROTATE=0
 if "$FRONTDESK" 2>&1 | grep -q -- --rate-burst; then
 	# the per-connection flood limit (10 at once, 1/s) would cap a closed loop at 1 msg/s
 	FD_FLAGS="$FD_FLAGS --rate-burst 1000000 --rate-per-sec 1000000"
+	# every simulated patient comes from 127.0.0.1: no per-address limit
+	"$FRONTDESK" 2>&1 | grep -q -- --rate-per-ip && FD_FLAGS="$FD_FLAGS --rate-per-ip-per-sec 0"
 else
 	# older server: a connection sends 9 messages (the burst, less the hello), then a new one
 	ROTATE=9

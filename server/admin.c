@@ -540,14 +540,24 @@ static void group_key(admin *a, const char *text, char key[17])
 	key[16] = '\0';
 }
 
+static json_t *inbox_between(admin *a, int64_t since, int64_t until, int *status_out,
+			     char *err, size_t errsz);
+
 json_t *admin_inbox(admin *a, int days, int *status_out, char *err, size_t errsz)
+{
+	int64_t now = util_now_us() / 1000;
+	return inbox_between(a, now - (int64_t)(days > 0 ? days : 30) * 86400000, INT64_MAX,
+			     status_out, err, errsz);
+}
+
+static json_t *inbox_between(admin *a, int64_t since, int64_t until, int *status_out,
+			     char *err, size_t errsz)
 {
 	sqlite3 *db = store_db(a->st);
 	sqlite3_stmt *s = NULL, *dis = NULL;
 	json_t *groups = json_object(), *items = json_array(), *v;
 	const char *k;
 	int step;
-	int64_t since = util_now_us() / 1000 - (int64_t)(days > 0 ? days : 30) * 86400000;
 
 	/* Patient messages the bot handed off for low confidence, and answers
 	 * the patient marked unhelpful (with the question they answered). */
@@ -556,11 +566,12 @@ json_t *admin_inbox(admin *a, int days, int *status_out, char *err, size_t errsz
 		"  ON p.id = json_extract(b.fields, '$.reply_to')"
 		" WHERE b.role = 'bot' AND b.type = 'handoff'"
 		"  AND json_extract(b.fields, '$.reason') = 'low_confidence' AND b.created_at >= ?1"
+		"  AND b.created_at < ?2"
 		" UNION ALL"
 		" SELECT p.text, 'unhelpful', json_extract(b.fields, '$.entry'), f.created_at"
 		" FROM feedback f JOIN events b ON b.id = f.event_id"
 		"  JOIN events p ON p.id = json_extract(b.fields, '$.reply_to')"
-		" WHERE f.helpful = 0 AND f.created_at >= ?1", -1, &s, NULL) != SQLITE_OK ||
+		" WHERE f.helpful = 0 AND f.created_at >= ?1 AND f.created_at < ?2", -1, &s, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT 1 FROM inbox_dismissed WHERE key = ?1", -1, &dis, NULL) != SQLITE_OK) {
 		sqlite3_finalize(s);
 		json_decref(groups);
@@ -568,6 +579,7 @@ json_t *admin_inbox(admin *a, int days, int *status_out, char *err, size_t errsz
 		return db_fail(a, status_out, err, errsz);
 	}
 	sqlite3_bind_int64(s, 1, since);
+	sqlite3_bind_int64(s, 2, until);
 	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *text = (const char *)sqlite3_column_text(s, 0);
 		const char *kind = (const char *)sqlite3_column_text(s, 1);
@@ -863,7 +875,8 @@ static const char per_day_sql[] =
 	"WITH RECURSIVE d(day) AS (SELECT date(?1 / 1000, 'unixepoch')"
 	"  UNION ALL SELECT date(day, '+1 day') FROM d WHERE day < date((?2 - 1) / 1000, 'unixepoch'))"
 	" SELECT d.day,"
-	"  (SELECT count(*) FROM conversations c WHERE date(c.created_at / 1000, 'unixepoch') = d.day),"
+	"  (SELECT count(DISTINCT e.conversation_id) FROM events e WHERE e.role = 'patient'"
+	"     AND date(e.created_at / 1000, 'unixepoch') = d.day),"
 	"  (SELECT count(*) FROM events e WHERE e.role = 'patient' AND e.type = 'message'"
 	"     AND date(e.created_at / 1000, 'unixepoch') = d.day),"
 	"  (SELECT count(*) FROM events e WHERE e.role = 'bot' AND e.type = 'answer'"
@@ -948,7 +961,8 @@ json_t *admin_analytics(admin *a, int64_t from_ms, int64_t to_ms, int *status_ou
 	sqlite3_finalize(s);
 
 	util_iso8601(from_ms / 1000, f);
-	util_iso8601(to_ms / 1000, t);
+	util_iso8601((to_ms - 86400000) / 1000, t); /* the last day, included */
+	f[10] = t[10] = '\0';
 	out = json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:f, s:f, s:I, s:I}",
 		"from", f, "to", t, "days", days,
 		"conversations", (json_int_t)convs, "answered_by_bot_only", (json_int_t)bot_only,
@@ -970,8 +984,7 @@ json_t *admin_analytics(admin *a, int64_t from_ms, int64_t to_ms, int *status_ou
 		/* The inbox grouping over the same range, the ten most asked. */
 		int st = 0;
 		char e2[64];
-		int span_days = (int)((util_now_us() / 1000 - from_ms) / 86400000) + 1;
-		json_t *inbox = admin_inbox(a, span_days, &st, e2, sizeof e2);
+		json_t *inbox = inbox_between(a, from_ms, to_ms, &st, e2, sizeof e2);
 		json_t *top = json_array();
 		for (size_t i = 0; inbox && i < json_array_size(json_object_get(inbox, "items")) &&
 				   json_array_size(top) < 10; i++) {
@@ -1071,6 +1084,7 @@ json_t *admin_settings_put(admin *a, const json_t *body, const char *actor, int 
 	char why[512], v[32];
 	hours_config *hc = NULL;
 	char *text = NULL;
+	json_t *merged = NULL;
 
 	/* Everything is checked before anything changes: all or nothing. */
 	if (!json_is_object(body))
@@ -1082,7 +1096,7 @@ json_t *admin_settings_put(admin *a, const json_t *body, const char *actor, int 
 			    "\"retention_days\" must be a whole number of days, 0 (keep) to 3650");
 	if (h && !(hc = hours_config_parse(h, why, sizeof why))) {
 		*status_out = 400;
-		snprintf(err, errsz, "hours: %s", why);
+		snprintf(err, errsz, "%s%s", strncmp(why, "hours", 5) == 0 ? "" : "hours: ", why);
 		return NULL;
 	}
 	hours_config_free(hc);
@@ -1113,16 +1127,30 @@ json_t *admin_settings_put(admin *a, const json_t *body, const char *actor, int 
 		reload(a);
 	}
 	if (m) {
-		if (!(text = json_dumps(m, JSON_COMPACT)) || store_meta_set(a->st, "messages", text, why, sizeof why) < 0)
+		/* A change of one message keeps the others an admin set before. */
+		const char *mk;
+		json_t *mv;
+		merged = a->chat->custom_msg ? json_deep_copy(a->chat->custom_msg) : json_object();
+		json_object_foreach((json_t *)m, mk, mv) {
+			json_t *cur = json_object_get(merged, mk);
+			if (!cur)
+				json_object_set_new(merged, mk, json_deep_copy(mv));
+			else
+				json_object_update(cur, mv);
+		}
+		if (!(text = json_dumps(merged, JSON_COMPACT)) ||
+		    store_meta_set(a->st, "messages", text, why, sizeof why) < 0)
 			goto db;
 		free(text);
 		text = NULL;
-		chat_messages_apply(a->chat, json_deep_copy(m));
+		chat_messages_apply(a->chat, merged);
+		merged = NULL;
 		admin_audit(a->st, actor, "settings.messages", NULL, NULL, NULL);
 	}
 	return admin_settings(a, status_out, err, errsz);
 db:
 	free(text);
+	json_decref(merged);
 	return fail(status_out, 500, err, errsz, why);
 }
 
@@ -1153,8 +1181,13 @@ json_t *admin_synonyms_put(admin *a, const json_t *body, const char *actor, int 
 			    "\"synonyms\" must be an object {\"word\": \"meaning\"} of at most 500");
 	json_object_foreach((json_t *)m, k, v) {
 		size_t kl = strlen(k);
-		if (kl == 0 || kl > 32 || strpbrk(k, " \t\r\n") || !json_is_string(v) ||
-		    json_string_length(v) == 0 || json_string_length(v) > 64) {
+		char wb[512];
+		const char *w[16];
+		/* Read the way the engine reads them: a word must stay one word
+		 * ("x-ray" is two) and a meaning must have at least one. */
+		if (kl == 0 || kl > 32 || text_words(k, kl, wb, sizeof wb, w, 16) != 1 ||
+		    !json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 64 ||
+		    text_words(json_string_value(v), json_string_length(v), wb, sizeof wb, w, 16) == 0) {
 			*status_out = 400;
 			snprintf(err, errsz, "synonym \"%.40s\": one word (up to 32 characters) for a text of "
 				 "1 to 64 characters", k);

@@ -289,9 +289,18 @@ static int64_t day_ms(const char *s, int64_t fallback)
 	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3 ||
 	    tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31)
 		return fallback;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (int64_t)timegm(&tm) * 1000;
+	{
+		int mday = tm.tm_mday, mon = tm.tm_mon - 1;
+		time_t t;
+		struct tm back;
+		tm.tm_year -= 1900;
+		tm.tm_mon -= 1;
+		t = timegm(&tm);
+		/* 2025-02-31 would roll over to March: not a date, so the default */
+		if (!gmtime_r(&t, &back) || back.tm_mday != mday || back.tm_mon != mon)
+			return fallback;
+		return (int64_t)t * 1000;
+	}
 }
 
 /* The analytics range: ?from=YYYY-MM-DD&to=YYYY-MM-DD (to inclusive);

@@ -363,6 +363,11 @@ static int on_message(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn 
 	if (strspn(text, " \t\r\n") == len)
 		return send_error(s, emit, user, "empty", "The message is empty.");
 
+	if (ctx->allow_message && !ctx->allow_message(user))
+		return send_error(s, emit, user, "rate_limited",
+				  "Many messages are coming from your network right now. Please wait a "
+				  "moment and try again.");
+
 	memset(&dc, 0, sizeof dc);
 	snprintf(dc.status, sizeof dc.status, "bot");
 	if (ctx->desk && desk_conv_get(ctx->desk, s->conv_id, &dc, err, sizeof err) < 0)

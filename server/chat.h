@@ -42,6 +42,10 @@ typedef struct chat_ctx {
 	int64_t (*now_us)(void);        /* monotonic clock, injectable for tests */
 	double burst;                   /* rate limit per connection; 0: CHAT_BURST */
 	double refill_per_sec;          /* 0: CHAT_REFILL_PER_SEC */
+	/* Optional, the per-address limit: called with the emit user of a
+	 * message that passed the connection's own checks, before any work;
+	 * 0 refuses it with rate_limited. NULL: no such limit. */
+	int (*allow_message)(void *user);
 } chat_ctx;
 
 /* Per connection; zero it before the first frame. */

@@ -32,6 +32,7 @@ static void usage(FILE *f)
 	      "  frontdesk serve [--listen ADDR:PORT] [--db PATH] [--web DIR] [--kb-dir DIR]\n"
 	      "                  [--allow-origin URL]... [--threshold X] [--max-conn-per-ip N]\n"
 	      "                  [--rate-burst N] [--rate-per-sec R] [--tls-cert PEM --tls-key PEM]\n"
+	      "                  [--rate-per-ip-burst N] [--rate-per-ip-per-sec R (0: off)]\n"
 	      "                  [--session-idle SECONDS] [--public-url URL]\n"
 	      "                  [--webhook URL]... [--webhook-slack URL]... [--pretend-time UNIX]\n"
 	      "  frontdesk webhook-secret [--db PATH]   (the key receivers check signatures with)\n"
@@ -217,6 +218,8 @@ static int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	cfg.max_conn_per_ip = 200;
+	cfg.ip_burst = 60;        /* messages an address may send at once ... */
+	cfg.ip_per_sec = 10;      /* ... then this many a second (a clinic's NAT: many patients) */
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v) {
@@ -236,6 +239,8 @@ static int cmd_serve(int argc, char **argv)
 		else if (strcmp(a, "--rate-burst") == 0 && atof(v) >= 1) ctx.burst = atof(v);
 		else if (strcmp(a, "--rate-per-sec") == 0 && atof(v) > 0) ctx.refill_per_sec = atof(v);
 		else if (strcmp(a, "--session-idle") == 0 && atoi(v) > 0) cfg.session_idle_s = atoi(v);
+		else if (strcmp(a, "--rate-per-ip-burst") == 0 && atof(v) >= 1) cfg.ip_burst = atof(v);
+		else if (strcmp(a, "--rate-per-ip-per-sec") == 0 && atof(v) >= 0) cfg.ip_per_sec = atof(v);
 		else if (strcmp(a, "--public-url") == 0) public_url = v;
 		else if ((strcmp(a, "--webhook") == 0 || strcmp(a, "--webhook-slack") == 0) &&
 			 n_hooks < NOTIFY_MAX_HOOKS &&

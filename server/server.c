@@ -75,6 +75,9 @@ typedef struct srv {
 	notify *nt;
 	api_ctx api;
 	strmap *per_ip;
+	strmap *ip_tokens;              /* per-address message bucket: milli-tokens ... */
+	strmap *ip_stamp;               /* ... and when it was last refilled (0.1 s since start) */
+	int64_t started_us;
 	pss_chat *sessions;
 	unsigned long next_conn;
 	size_t n_sessions;
@@ -219,6 +222,32 @@ static void session_expired(pss_chat *pss)
 				    "\"message\":\"your session has ended; sign in again\"}";
 	queue_frame(pss, frame, sizeof frame - 1);
 	close_with(pss->wsi, pss, CLOSE_SESSION_EXPIRED, "session expired");
+}
+
+/* The per-address message limit (chat_ctx.allow_message): a token bucket
+ * per peer address, so many connections from one address cannot together
+ * flood the engine past what one address may ask. */
+static int allow_peer_message(void *user)
+{
+	pss_chat *pss = user;
+	srv *s = srv_of(pss->wsi);
+	double burst = s->cfg->ip_burst, rate = s->cfg->ip_per_sec, tokens;
+	int now_ds = (int)((util_mono_us() - s->started_us) / 100000);
+	int last = strmap_get(s->ip_stamp, pss->peer, -1);
+	if (rate <= 0)
+		return 1;
+	tokens = last < 0 ? burst : strmap_get(s->ip_tokens, pss->peer, 0) / 1000.0 +
+				   (now_ds - last) / 10.0 * rate;
+	if (tokens > burst)
+		tokens = burst;
+	strmap_put(s->ip_stamp, pss->peer, now_ds);
+	if (tokens < 1.0) {
+		strmap_put(s->ip_tokens, pss->peer, (int)(tokens * 1000));
+		LOG_WARN("ws: conn %lu: messages from %s over the per-address limit", pss->conn, pss->peer);
+		return 0;
+	}
+	strmap_put(s->ip_tokens, pss->peer, (int)((tokens - 1.0) * 1000));
+	return 1;
 }
 
 /* One complete text message of a connection. */
@@ -805,10 +834,15 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 	s.chat = ctx;
 	s.au = au;
 	s.nt = nt;
-	if (!(s.per_ip = strmap_new())) {
+	if (!(s.per_ip = strmap_new()) || !(s.ip_tokens = strmap_new()) || !(s.ip_stamp = strmap_new())) {
 		snprintf(err, errsz, "out of memory");
+		strmap_free(s.per_ip);
+		strmap_free(s.ip_tokens);
+		strmap_free(s.ip_stamp);
 		return -1;
 	}
+	s.started_us = util_mono_us();
+	ctx->allow_message = cfg->ip_per_sec > 0 ? allow_peer_message : NULL;
 	if (desk_open(ctx->st, ctx->eng, au, nt, &sink, &s.desk, err, errsz) < 0)
 		goto out;
 	ctx->desk = s.desk;
@@ -935,5 +969,7 @@ out:
 	desk_close(s.desk);
 	admin_close(s.api.admin);
 	strmap_free(s.per_ip);
+	strmap_free(s.ip_tokens);
+	strmap_free(s.ip_stamp);
 	return rc;
 }

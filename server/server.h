@@ -25,6 +25,8 @@ typedef struct server_config {
 	const char *tls_cert;         /* PEM files; both set: serve https/wss only */
 	const char *tls_key;
 	int session_idle_s;           /* staff sessions end after this idle time; 0: 15 min */
+	double ip_burst;              /* patient messages per address at once ... */
+	double ip_per_sec;            /* ... refilled at this rate; 0: no per-address limit */
 } server_config;
 
 /* Runs until SIGINT or SIGTERM, then closes every chat with 1001 and returns

@@ -2009,11 +2009,13 @@
       const errs = [];
       hrs = readHoursForm(errs);
       if (errs.length) {
-        for (const [el, text] of errs) {
-          if (el.tagName === 'BUTTON') say(hoursError, 'Not saved: ' + text);
-          else setFieldError(el, text);
-        }
-        say(hoursError, 'Not saved: ' + (errs.length === 1 ? 'one field needs' : errs.length + ' fields need') + ' a fix.');
+        // a count over the limit is said with the button that adds more; the rest by their field
+        const general = errs.filter(([el]) => el.tagName === 'BUTTON').map(([, text]) => text);
+        const fields = errs.filter(([el]) => el.tagName !== 'BUTTON');
+        for (const [el, text] of fields) setFieldError(el, text);
+        say(hoursError, 'Not saved: ' + [
+          fields.length ? (fields.length === 1 ? 'one field needs' : fields.length + ' fields need') + ' a fix.' : '',
+          ...general].filter(Boolean).join(' '));
         errs[0][0].focus();
         return;
       }
