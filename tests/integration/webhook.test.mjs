@@ -95,8 +95,9 @@ test('receiver down, then up (across a server restart): delivered exactly once',
   const [pat] = await openConversation(first);
   await pat.ask('let me speak with someone from the office');
   await pat.close();
-  await sleep(500); // the first attempt fails: nobody listens
-  assert.match(first.stderr(), /delivery \d+ to 127\.0\.0\.1 failed/);
+  // the first attempt fails: nobody listens (waited for, not timed: valgrind is slow)
+  assert.ok(await waitFor(() => /delivery \d+ to 127\.0\.0\.1 failed/.test(first.stderr()), 60000),
+    first.stderr());
   await first.stop({ keepFiles: true });
 
   const second = await startServer(args, { keepDir: dir });
