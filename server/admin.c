@@ -250,13 +250,17 @@ static json_t *entry_doc(const char *id, const json_t *body, char *err, size_t e
 			return NULL;
 		}
 	}
-	doc = json_pack("{s:s, s:s, s:O, s:s, s:s, s:s}", "id", id, "question", question,
-			"alternates", alts ? (json_t *)alts : json_array(), "answer", answer,
+	/* "o" steals the reference, also when packing fails (an id from the
+	 * URL that is not UTF-8): nothing leaks either way. */
+	doc = json_pack("{s:s, s:s, s:o, s:s, s:s, s:s}", "id", id, "question", question,
+			"alternates", alts ? json_incref((json_t *)alts) : json_array(), "answer", answer,
 			"category", category ? category : "general", "lang", lang ? lang : "en");
-	if (!alts)
-		json_decref(json_object_get(doc, "alternates")); /* the json_array() above */
+	if (!doc) {
+		snprintf(err, errsz, "the id, category and language must be text (UTF-8)");
+		return NULL;
+	}
 	/* The importer's own checks (empty alternates, languages...). */
-	if (!doc || kb_entry_from_json(doc, &e, err, errsz) < 0) {
+	if (kb_entry_from_json(doc, &e, err, errsz) < 0) {
 		json_decref(doc);
 		return NULL;
 	}

@@ -64,8 +64,9 @@ suite valgrind-integration node env FRONTDESK_BIN="$PWD/tests/valgrind-frontdesk
 	FRONTDESK_START_TIMEOUT_MS=180000 node --test --test-reporter=tap --test-concurrency=1 \
 	--test-timeout=900000 tests/integration/conversation.test.mjs tests/integration/staff.test.mjs \
 	tests/integration/admin-review.test.mjs tests/integration/webhook.test.mjs
-# libFuzzer: every target for FUZZ_SECONDS (default 30 here) from its committed corpus
-suite fuzz fuzz make --no-print-directory fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
+# libFuzzer: every target from its committed corpus, a fixed seed and a fixed number of runs,
+# so a CI run is reproducible (open-ended fuzzing: make fuzz FUZZ_SECONDS=N).
+suite fuzz fuzz make --no-print-directory fuzz FUZZ_SECONDS=300 FUZZ_FLAGS="-seed=1 -runs=${FUZZ_RUNS:-5000}"
 
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
