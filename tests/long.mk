@@ -4,8 +4,9 @@
 #                     peer stopped answering reaped by the ping policy, and a soak of every hostile
 #                     client at once) against the release and the ASan+UBSan builds of the server,
 #                     the unit tests and the main integration tests under valgrind, and every
-#                     libFuzzer target for 5,000 runs from a fixed seed: about 25 minutes in all. CI runs it after `make test`. Logs in
-#                     build/test-logs/long*.log; the last line is "N passed, N failed".
+#                     libFuzzer target for 5,000 runs from a fixed seed: about 25 minutes in all.
+#                     CI runs it after `make test`. Logs in build/test-logs/; the last line is
+#                     "N passed, N failed".
 
 .PHONY: check-long
 check-long:
