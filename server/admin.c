@@ -92,13 +92,6 @@ void admin_audit(store *st, const char *actor, const char *action, const char *t
 /* --- entries -------------------------------------------------------------- */
 
 
-static size_t chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xC0) != 0x80;
-	return n;
-}
 
 static int date_ok(const char *d)
 {
@@ -369,7 +362,7 @@ json_t *admin_entry_save(admin *a, const char *id, const json_t *body, const cha
 		id = json_string_value(json_object_get(body, "id"));
 	if (review_by && !date_ok(review_by))
 		return fail(status_out, 400, err, errsz, "\"review_by\" must be a date, YYYY-MM-DD");
-	if (owner && chars(owner) > 100)
+	if (owner && util_utf8_chars(owner, strlen(owner)) > 100)
 		return fail(status_out, 400, err, errsz, "\"owner\" is too long");
 	if (!(doc = entry_doc(id ? id : "", body, why, sizeof why)))
 		return fail(status_out, 400, err, errsz, why);

@@ -175,21 +175,9 @@ static int send_error(chat_session *s, chat_emit_fn emit, void *user, const char
 /* Token bucket: CHAT_BURST frames at once, refilled steadily. */
 static int allow_frame(chat_ctx *ctx, chat_session *s)
 {
-	int64_t now = ctx->now_us();
-	double burst = ctx->burst > 0 ? ctx->burst : CHAT_BURST;
-	double refill = ctx->refill_per_sec > 0 ? ctx->refill_per_sec : CHAT_REFILL_PER_SEC;
-	if (s->refilled_us == 0) {
-		s->tokens = burst;
-	} else {
-		s->tokens += (double)(now - s->refilled_us) / 1e6 * refill;
-		if (s->tokens > burst)
-			s->tokens = burst;
-	}
-	s->refilled_us = now;
-	if (s->tokens < 1.0)
-		return 0;
-	s->tokens -= 1.0;
-	return 1;
+	return util_bucket_take(&s->tokens, &s->refilled_us, ctx->now_us(),
+				ctx->burst > 0 ? ctx->burst : CHAT_BURST,
+				ctx->refill_per_sec > 0 ? ctx->refill_per_sec : CHAT_REFILL_PER_SEC);
 }
 
 static int on_hello(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn emit, void *user)
@@ -298,15 +286,6 @@ const char *chat_reply_text(const chat_ctx *ctx, const engine_decision *d)
 							    : ctx->msg.handoff[d->lang];
 }
 
-/* Characters, not bytes: "4000 characters" must hold for Spanish too.
- * Jansson has already checked that the text is valid UTF-8. */
-static size_t utf8_chars(const char *s, size_t len)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < len; i++)
-		n += ((unsigned char)s[i] & 0xC0) != 0x80;
-	return n;
-}
 
 /* The handoff text when nobody can join now: why, when we open (from the
  * structured hours, at the actual time), and how to leave a message. */
@@ -357,7 +336,7 @@ static int on_message(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn 
 		return send_error(s, emit, user, "missing_field", "\"client_id\" must be a string");
 	text = json_string_value(jtext);
 	len = json_string_length(jtext);
-	if (utf8_chars(text, len) > CHAT_MAX_TEXT)
+	if (util_utf8_chars(text, len) > CHAT_MAX_TEXT)
 		return send_error(s, emit, user, "too_long",
 				  "That message is too long. Please keep it under 4000 characters.");
 	if (strspn(text, " \t\r\n") == len)
@@ -472,7 +451,7 @@ static const char *short_field(json_t *req, const char *key, size_t max)
 	const json_t *j = json_object_get(req, key);
 	const char *v = json_string_value(j);
 	if (!v || strspn(v, " \t\r\n") == json_string_length(j) ||
-	    utf8_chars(v, json_string_length(j)) > max)
+	    util_utf8_chars(v, json_string_length(j)) > max)
 		return NULL;
 	return v;
 }

@@ -544,19 +544,8 @@ static int send_error(desk_staff *s, desk_emit_fn emit, void *user, const char *
 
 static int allow_frame(desk_staff *s)
 {
-	int64_t now = util_mono_us();
-	if (s->refilled_us == 0) {
-		s->tokens = STAFF_BURST;
-	} else {
-		s->tokens += (double)(now - s->refilled_us) / 1e6 * STAFF_REFILL_PER_SEC;
-		if (s->tokens > STAFF_BURST)
-			s->tokens = STAFF_BURST;
-	}
-	s->refilled_us = now;
-	if (s->tokens < 1.0)
-		return 0;
-	s->tokens -= 1.0;
-	return 1;
+	return util_bucket_take(&s->tokens, &s->refilled_us, util_mono_us(), STAFF_BURST,
+				STAFF_REFILL_PER_SEC);
 }
 
 static json_int_t last_event_id(desk *d)
@@ -642,14 +631,6 @@ static int on_hello(desk *d, desk_staff *s, json_t *req, desk_emit_fn emit, void
 	return 0;
 }
 
-/* Characters, not bytes (Jansson has checked the UTF-8). */
-static size_t utf8_chars(const char *t, size_t len)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < len; i++)
-		n += ((unsigned char)t[i] & 0xC0) != 0x80;
-	return n;
-}
 
 /* The conversation a frame names, checked to exist: 0, or -1 after an error frame. */
 static int frame_conv(desk *d, desk_staff *s, json_t *req, desk_conv *c, const char **conv,
@@ -807,7 +788,7 @@ static int on_text(desk *d, desk_staff *s, json_t *req, int note, desk_emit_fn e
 	text = json_string_value(jtext);
 	if (strspn(text, " \t\r\n") == json_string_length(jtext))
 		return send_error(s, emit, user, "empty", "the message is empty");
-	if (utf8_chars(text, json_string_length(jtext)) > STAFF_MAX_TEXT)
+	if (util_utf8_chars(text, json_string_length(jtext)) > STAFF_MAX_TEXT)
 		return send_error(s, emit, user, "too_long", "keep it under 4000 characters");
 	if (!note && must_own(d, s, &c, 0, emit, user) < 0)
 		return -1;

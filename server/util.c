@@ -112,3 +112,28 @@ void util_log(const char *level, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 }
+
+size_t util_utf8_chars(const char *s, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xC0) != 0x80;
+	return n;
+}
+
+int util_bucket_take(double *tokens, int64_t *refilled_us, int64_t now_us, double burst,
+		     double per_sec)
+{
+	if (*refilled_us == 0) {
+		*tokens = burst;
+	} else {
+		*tokens += (double)(now_us - *refilled_us) / 1e6 * per_sec;
+		if (*tokens > burst)
+			*tokens = burst;
+	}
+	*refilled_us = now_us;
+	if (*tokens < 1.0)
+		return 0;
+	*tokens -= 1.0;
+	return 1;
+}

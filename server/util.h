@@ -23,6 +23,16 @@ int64_t util_mono_us(void);
 /* Formats a UTC ISO-8601 time (seconds precision) into out (size >= 21). */
 void util_iso8601(int64_t unix_seconds, char out[21]);
 
+/* Characters (code points) in s[0..len), which must be valid UTF-8: limits
+ * are in characters, so "4000 characters" holds for Spanish too. */
+size_t util_utf8_chars(const char *s, size_t len);
+
+/* A token bucket: takes one token if there is one (0 if not), after
+ * refilling per_sec tokens a second since *refilled_us, up to burst. A
+ * bucket with *refilled_us == 0 starts full. Times are monotonic µs. */
+int util_bucket_take(double *tokens, int64_t *refilled_us, int64_t now_us, double burst,
+		     double per_sec);
+
 /* 1 if s[0..len) is valid UTF-8 (no overlongs, no surrogates), else 0. */
 int util_utf8_valid(const char *s, size_t len);
 
