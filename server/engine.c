@@ -838,6 +838,13 @@ static int cmp_cand(const void *a, const void *b)
 	return ((const cand *)a)->entry - ((const cand *)b)->entry;
 }
 
+/* For triage: a word the knowledge base itself uses is spelled right. */
+static int known_word(const char *word, void *ctx)
+{
+	const ix *x = ctx;
+	return x->surface && strmap_get(x->surface, word, -1) >= 0;
+}
+
 static void fill_triage(engine_decision *out, triage_kind t, text_lang lang, const char *pattern)
 {
 	out->kind = t == TRIAGE_EMERGENCY ? ENGINE_EMERGENCY : ENGINE_HANDOFF;
@@ -871,7 +878,7 @@ int engine_decide(engine *e, const char *text, size_t len, int lang_hint,
 	text_analyze(e->ta, text, len, lang_hint, &tt);
 	out->lang = tt.lang;
 
-	tk = triage_check(text, len, &pattern);
+	tk = triage_check(text, len, known_word, (void *)x, &pattern);
 	if (tk != TRIAGE_NONE) {
 		fill_triage(out, tk, tt.lang, pattern);
 		return 0;

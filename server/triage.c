@@ -3,6 +3,7 @@
  * pattern is covered by tests/data/emergencies.txt. */
 #include "triage.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "text.h"
@@ -123,12 +124,13 @@ typedef struct pattern {
 typedef struct word {
 	const char *s;
 	size_t len;
+	int exact;                /* spelled right: matched exactly, never forgiven */
 } word;
 
 #define MAX_PATTERNS 512
 static pattern compiled[2][MAX_PATTERNS];
 static size_t n_compiled[2];
-static int compiled_once;
+static pthread_once_t compiled_once = PTHREAD_ONCE_INIT;
 
 static void compile(const char *const *src, pattern *out, size_t *n)
 {
@@ -164,7 +166,7 @@ static int token_match(const word *w, const ptok *t)
 	if (t->star) {
 		if (w->len >= pl && memcmp(w->s, t->s, pl) == 0)
 			return 1;
-		if (pl < 5)
+		if (pl < 5 || w->exact)
 			return 0;
 		for (size_t k = pl - 1; k <= pl + 1 && k <= w->len; k++)
 			if (text_edit1(w->s, k, t->s, pl))
@@ -173,7 +175,7 @@ static int token_match(const word *w, const ptok *t)
 	}
 	if (w->len == pl && memcmp(w->s, t->s, pl) == 0)
 		return 1;
-	return pl >= 5 && text_edit1(w->s, w->len, t->s, pl);
+	return pl >= 5 && !w->exact && text_edit1(w->s, w->len, t->s, pl);
 }
 
 /* The sequence's tokens in order in words[], with at most 3 other words
@@ -224,7 +226,40 @@ static int is_false_friend(const char *w)
 	return 0;
 }
 
-triage_kind triage_check(const char *text, size_t len, const char **matched)
+static void compile_all(void)
+{
+	compile(emergency, compiled[0], &n_compiled[0]);
+	compile(person, compiled[1], &n_compiled[1]);
+}
+
+/* Common words one typo away from a pattern word ("would" from "wound",
+ * "doing" from "dying"), taken from running the patterns over the 30,000
+ * questions of ../shared/bench and the default knowledge base, leaving out
+ * any a patient might write in an emergency ("drink", "difficult",
+ * "swollen", "stoke"). These are never forgiven into the pattern word. */
+static int spelled_right(const char *w, triage_known_fn known, void *ctx)
+{
+	static const char *const common[] = {
+		"would", "much", "services", "right", "travel", "while", "hear", "taking",
+		"light", "well", "doing", "spell", "later", "traveling", "bills", "live",
+		"night", "bring", "fridge", "making", "officer", "might", "feeling", "wells",
+		"personal", "found", "heard", "inches", "never", "olive", "travelling", "sort",
+		"sell", "tender", "customers", "rating", "grade", "persons", "worse", "reasons",
+		"root", "lights", "rights", "steak", "cooking", "smell", "burning", "door",
+		"gave", "sound", "ever", "arent", "butter", "stuff", "manage", "closing",
+		"sporting", "fight", "watch", "peak", "baking", "walking", "lease", "polls",
+		"eight", "billing", "grapes",
+		NULL,
+	};
+	for (size_t i = 0; common[i]; i++)
+		if (strcmp(w, common[i]) == 0)
+			return 1;
+	return text_is_stopword(w, TEXT_LANG_EN) || text_is_stopword(w, TEXT_LANG_ES) ||
+	       (known && known(w, ctx));
+}
+
+triage_kind triage_check(const char *text, size_t len, triage_known_fn known, void *ctx,
+			 const char **matched)
 {
 	static const triage_kind kinds[2] = { TRIAGE_EMERGENCY, TRIAGE_PERSON };
 	char buf[TEXT_MAX_WORDS * (TEXT_MAX_WORD + 1)];
@@ -232,14 +267,10 @@ triage_kind triage_check(const char *text, size_t len, const char **matched)
 	word words[TEXT_MAX_WORDS];
 	size_t n = text_words(text, len, buf, sizeof buf, raw, TEXT_MAX_WORDS), m = 0;
 
-	if (!compiled_once) { /* the server is single-threaded; tests too */
-		compile(emergency, compiled[0], &n_compiled[0]);
-		compile(person, compiled[1], &n_compiled[1]);
-		compiled_once = 1;
-	}
+	pthread_once(&compiled_once, compile_all);
 	for (size_t i = 0; i < n; i++)
 		if (!is_false_friend(raw[i]))
-			words[m++] = (word){ raw[i], strlen(raw[i]) };
+			words[m++] = (word){ raw[i], strlen(raw[i]), spelled_right(raw[i], known, ctx) };
 	/* emergencies first: "someone help, he's choking" is an emergency */
 	for (int k = 0; k < 2; k++) {
 		for (size_t i = 0; i < n_compiled[k]; i++) {
