@@ -64,7 +64,8 @@ struct engine {
 	hours_config *hours;        /* NULL when the store has none */
 	int64_t (*now_unix)(void);
 	double threshold;
-	sqlite3_stmt *fts;
+	sqlite3_stmt *fts;          /* the best FTS_LIMIT matches by bm25 */
+	sqlite3_stmt *fts_all;      /* every match, unranked: when there are few */
 };
 
 static int64_t real_clock(void)
@@ -364,7 +365,14 @@ static size_t model_features(ix *x, const text_terms *tt, const char *const *ter
 			if (b) {
 				if (i + 1 >= tt->n)
 					break;
-				snprintf(bigram, sizeof bigram, "%s %s", terms[i], terms[i + 1]);
+				size_t l1 = strlen(terms[i]), l2 = strlen(terms[i + 1]);
+				/* memcpy, not snprintf: this runs for every word of
+				 * every question */
+				if (l1 + l2 + 2 > sizeof bigram)
+					break;
+				memcpy(bigram, terms[i], l1);
+				bigram[l1] = ' ';
+				memcpy(bigram + l1 + 1, terms[i + 1], l2 + 1);
 				key = bigram;
 			}
 			id = feature_id(x, key, add);
@@ -377,12 +385,17 @@ static size_t model_features(ix *x, const text_terms *tt, const char *const *ter
 	/* Character trigrams of each word, with boundaries ("<ap", "app", ...):
 	 * they carry a misspelt or inflected word most of the way to its entry. */
 	for (size_t i = 0; i < tt->n && n < MAX_FEATS; i++) {
-		char padded[TEXT_MAX_WORD + 3], key[8];
+		char padded[TEXT_MAX_WORD + 3], key[5] = "#";
 		size_t wl = strlen(tt->word[i]);
-		snprintf(padded, sizeof padded, "<%s>", tt->word[i]);
+		if (wl > TEXT_MAX_WORD)
+			wl = TEXT_MAX_WORD;
+		padded[0] = '<';
+		memcpy(padded + 1, tt->word[i], wl);
+		padded[wl + 1] = '>';
 		for (size_t k = 0; k + 3 <= wl + 2 && n < MAX_FEATS; k++) {
 			int id;
-			snprintf(key, sizeof key, "#%.3s", padded + k);
+			memcpy(key + 1, padded + k, 3);
+			key[4] = '\0';
 			id = feature_id(x, key, add);
 			if (id == -2)
 				return 0;
@@ -664,7 +677,10 @@ int engine_open(store *st, engine **out, char *err, size_t errsz)
 	if (sqlite3_prepare_v3(store_db(st),
 			       "SELECT rowid FROM entry_fts WHERE entry_fts MATCH ?1"
 			       " ORDER BY rank LIMIT ?2", -1, SQLITE_PREPARE_PERSISTENT,
-			       &e->fts, NULL) != SQLITE_OK) {
+			       &e->fts, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(store_db(st),
+			       "SELECT rowid FROM entry_fts WHERE entry_fts MATCH ?1 LIMIT ?2", -1,
+			       SQLITE_PREPARE_PERSISTENT, &e->fts_all, NULL) != SQLITE_OK) {
 		snprintf(err, errsz, "fts: %s", sqlite3_errmsg(store_db(st)));
 		goto fail;
 	}
@@ -680,6 +696,7 @@ void engine_free(engine *e)
 	if (!e)
 		return;
 	sqlite3_finalize(e->fts);
+	sqlite3_finalize(e->fts_all);
 	ix_free(e->ix);
 	hours_config_free(e->hours);
 	text_analyzer_free(e->ta);
@@ -790,8 +807,10 @@ static void answer_hours(engine *e, const char *text, size_t len, engine_decisio
  * entries: ranking cost grows with the rows matched, and a common word adds
  * little to a rare one (df is recovered from idf = ln(1 + N/df)). Returns the
  * length written; 0 means there is nothing to search for. */
+/* Writes the MATCH expression; *rows gets the number of entries it can
+ * match at most (the sum of the terms' entry counts). */
 static size_t fts_query(const ix *x, const char *const *terms, size_t n, char *match,
-			size_t size)
+			size_t size, double *rows_out)
 {
 	struct { int id; const char *term; } pick[TEXT_MAX_WORDS];
 	size_t np = 0, used = 0;
@@ -822,6 +841,7 @@ static size_t fts_query(const ix *x, const char *const *terms, size_t n, char *m
 		used += (size_t)snprintf(match + used, size - used, "%s\"%s\"", used ? " OR " : "",
 					 pick[k].term);
 	}
+	*rows_out = rows;
 	return used;
 }
 
@@ -871,6 +891,8 @@ int engine_decide(engine *e, const char *text, size_t len, int lang_hint,
 	int rc = 0, step;
 	int *cand_of_entry = NULL;
 	float *prob = NULL;
+	double match_rows = 0;
+	sqlite3_stmt *stmt;
 
 	memset(out, 0, sizeof *out);
 	out->kind = ENGINE_HANDOFF;
@@ -924,7 +946,7 @@ int engine_decide(engine *e, const char *text, size_t len, int lang_hint,
 	if (nknown == 0)
 		return 0;
 
-	if (fts_query(x, terms, tt.n, match, sizeof match) == 0)
+	if (fts_query(x, terms, tt.n, match, sizeof match, &match_rows) == 0)
 		return 0;
 
 	cand_of_entry = malloc(x->n_entries * sizeof *cand_of_entry);
@@ -936,19 +958,34 @@ int engine_decide(engine *e, const char *text, size_t len, int lang_hint,
 	}
 	for (size_t i = 0; i < x->n_entries; i++)
 		cand_of_entry[i] = -1;
-	sqlite3_bind_text(e->fts, 1, match, -1, SQLITE_STATIC);
-	sqlite3_bind_int(e->fts, 2, FTS_LIMIT);
-	while ((step = sqlite3_step(e->fts)) == SQLITE_ROW) {
-		sqlite3_int64 row = sqlite3_column_int64(e->fts, 0);
-		if (row < 1 || (size_t)row > x->n_entries)
-			continue;
-		int ent = (int)row - 1;
-		if (cand_of_entry[ent] < 0) {
-			cand_of_entry[ent] = (int)ncand;
-			cands[ncand++] = (cand){ ent, 0 };
+	/* Ranking by bm25 costs FTS5 a sorter query of its own; when the terms
+	 * can match no more than FTS_LIMIT entries, all of them are the best
+	 * FTS_LIMIT, so ask for them unranked (the same set: they are scored
+	 * below anyway). More rows than that after all: ask again, ranked. */
+	stmt = match_rows <= FTS_LIMIT ? e->fts_all : e->fts;
+	for (;;) {
+		sqlite3_bind_text(stmt, 1, match, -1, SQLITE_STATIC);
+		sqlite3_bind_int(stmt, 2, FTS_LIMIT + (stmt == e->fts_all));
+		while ((step = sqlite3_step(stmt)) == SQLITE_ROW && ncand < FTS_LIMIT + 1) {
+			sqlite3_int64 row = sqlite3_column_int64(stmt, 0);
+			if (row < 1 || (size_t)row > x->n_entries)
+				continue;
+			int ent = (int)row - 1;
+			if (cand_of_entry[ent] < 0) {
+				cand_of_entry[ent] = (int)ncand;
+				cands[ncand++] = (cand){ ent, 0 };
+			}
 		}
+		sqlite3_reset(stmt);
+		if (step == SQLITE_ROW)
+			step = SQLITE_DONE;
+		if (stmt == e->fts || ncand <= FTS_LIMIT || step != SQLITE_DONE)
+			break;
+		for (size_t c = 0; c < ncand; c++)
+			cand_of_entry[cands[c].entry] = -1;
+		ncand = 0;
+		stmt = e->fts;
 	}
-	sqlite3_reset(e->fts);
 	if (step != SQLITE_DONE) {
 		snprintf(err, errsz, "search: %s", sqlite3_errmsg(store_db(e->st)));
 		rc = -1;

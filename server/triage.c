@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "strmap.h"
 #include "text.h"
 
 /* Each pattern: words in order; "x*" matches any word starting with x. */
@@ -226,34 +227,39 @@ static int is_false_friend(const char *w)
 	return 0;
 }
 
-static void compile_all(void)
-{
-	compile(emergency, compiled[0], &n_compiled[0]);
-	compile(person, compiled[1], &n_compiled[1]);
-}
-
 /* Common words one typo away from a pattern word ("would" from "wound",
  * "doing" from "dying"), taken from running the patterns over the 30,000
  * questions of ../shared/bench and the default knowledge base, leaving out
  * any a patient might write in an emergency ("drink", "difficult",
  * "swollen", "stoke"). These are never forgiven into the pattern word. */
+static const char *const common[] = {
+	"would", "much", "services", "right", "travel", "while", "hear", "taking",
+	"light", "well", "doing", "spell", "later", "traveling", "bills", "live",
+	"night", "bring", "fridge", "making", "officer", "might", "feeling", "wells",
+	"personal", "found", "heard", "inches", "never", "olive", "travelling", "sort",
+	"sell", "tender", "customers", "rating", "grade", "persons", "worse", "reasons",
+	"root", "lights", "rights", "steak", "cooking", "smell", "burning", "door",
+	"gave", "sound", "ever", "arent", "butter", "stuff", "manage", "closing",
+	"sporting", "fight", "watch", "peak", "baking", "walking", "lease", "polls",
+	"eight", "billing", "grapes",
+	NULL,
+};
+static strmap *common_words;   /* common[] as a hash set; NULL: out of memory */
+
+static void compile_all(void)
+{
+	compile(emergency, compiled[0], &n_compiled[0]);
+	compile(person, compiled[1], &n_compiled[1]);
+	if ((common_words = strmap_new()))
+		for (size_t i = 0; common[i]; i++)
+			strmap_put(common_words, common[i], 1);
+}
+
+/* Is w spelled right: never forgiven into a pattern word? */
 static int spelled_right(const char *w, triage_known_fn known, void *ctx)
 {
-	static const char *const common[] = {
-		"would", "much", "services", "right", "travel", "while", "hear", "taking",
-		"light", "well", "doing", "spell", "later", "traveling", "bills", "live",
-		"night", "bring", "fridge", "making", "officer", "might", "feeling", "wells",
-		"personal", "found", "heard", "inches", "never", "olive", "travelling", "sort",
-		"sell", "tender", "customers", "rating", "grade", "persons", "worse", "reasons",
-		"root", "lights", "rights", "steak", "cooking", "smell", "burning", "door",
-		"gave", "sound", "ever", "arent", "butter", "stuff", "manage", "closing",
-		"sporting", "fight", "watch", "peak", "baking", "walking", "lease", "polls",
-		"eight", "billing", "grapes",
-		NULL,
-	};
-	for (size_t i = 0; common[i]; i++)
-		if (strcmp(w, common[i]) == 0)
-			return 1;
+	if (common_words && strmap_get(common_words, w, -1) >= 0)
+		return 1;
 	return text_is_stopword(w, TEXT_LANG_EN) || text_is_stopword(w, TEXT_LANG_ES) ||
 	       (known && known(w, ctx));
 }
