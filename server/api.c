@@ -435,14 +435,6 @@ static const struct page {
 	{ "/admin", "admin.html", NEED_ADMIN },
 };
 
-int api_is_page(const char *path)
-{
-	for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++)
-		if (strcmp(path, pages[i].path) == 0)
-			return 1;
-	return 0;
-}
-
 static int role_ok(need n, const auth_user *u)
 {
 	if (n == NEED_ADMIN)

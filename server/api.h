@@ -61,9 +61,6 @@ typedef struct api_response {
  * redirects, a JSON body). */
 void api_handle(api_ctx *ctx, const api_request *req, api_response *resp);
 
-/* 1 if path is one of the pages api_handle gates ("/staff", "/login"...). */
-int api_is_page(const char *path);
-
 /* The session of a Cookie header for a WebSocket handshake: 0 valid for a
  * staff console (staff or admin; *out filled, *token_out the cookie token),
  * 1 no session / expired, -1 error. */

@@ -353,11 +353,6 @@ void test_api(void)
 	}
 	CASE_END();
 
-	CASE_BEGIN("api: api_is_page names the gated pages only");
-	CHECK(api_is_page("/staff") && api_is_page("/login"));
-	CHECK(!api_is_page("/staff/") && !api_is_page("/api/me") && !api_is_page("/") && !api_is_page(""));
-	CASE_END();
-
 	CASE_BEGIN("api: a session ends after AUTH_IDLE_DEFAULT_S idle seconds (injected clock)");
 	{
 		auth_session s;
