@@ -389,6 +389,19 @@ static notify *open_hooks(store *st, const notify_hook *hooks, size_t n_hooks)
 	return n;
 }
 
+/* Opens the store at path into *st and an outbox on it with these hooks;
+ * NULL (the case failed) if either fails. */
+static notify *open_outbox(const char *path, store **st, const notify_hook *hooks, size_t n_hooks)
+{
+	notify *n = NULL;
+	char err[256];
+	CHECK(store_open(path, st, err, sizeof err) == 0);
+	if (*st)
+		n = open_hooks(*st, hooks, n_hooks);
+	CHECK(n != NULL);
+	return n;
+}
+
 /* ---- the cases */
 
 static void sign_vector(void)
@@ -448,11 +461,7 @@ static void enqueue_rows(void)
 	int64_t id;
 
 	CASE_BEGIN("notify: enqueue writes one row per hook; bodies hold only the documented keys");
-	CHECK(store_open(":memory:", &st, err, sizeof err) == 0);
-	if (st)
-		n = open_hooks(st, hooks, 2);
-	CHECK(n != NULL);
-	if (!n)
+	if (!(n = open_outbox(":memory:", &st, hooks, 2)))
 		goto out;
 	CHECK(notify_enqueue(n, conv, "emergency", T0, err, sizeof err) == 0);
 	id = last_id(st);
@@ -541,11 +550,7 @@ static void retry_after_500(void)
 	}
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/hook/T0K3N-SECRET-PATH", r.port);
 	notify_hook h = { url, NOTIFY_GENERIC };
-	CHECK(store_open(":memory:", &st, err, sizeof err) == 0);
-	if (st)
-		n = open_hooks(st, &h, 1);
-	CHECK(n != NULL);
-	if (!n)
+	if (!(n = open_outbox(":memory:", &st, &h, 1)))
 		goto out;
 	notify_set_timeout_ms(n, 5000);
 	CHECK(notify_enqueue(n, "c_abc", "emergency", T0, err, sizeof err) == 0);
@@ -626,11 +631,7 @@ static void hang_times_out(void)
 	snprintf(u1, sizeof u1, "http://127.0.0.1:%d/slow", slow.port);
 	snprintf(u2, sizeof u2, "http://127.0.0.1:%d/fast", fast.port);
 	notify_hook hooks[] = { { u1, NOTIFY_GENERIC }, { u2, NOTIFY_SLACK } };
-	CHECK(store_open(":memory:", &st, err, sizeof err) == 0);
-	if (st)
-		n = open_hooks(st, hooks, 2);
-	CHECK(n != NULL);
-	if (!n)
+	if (!(n = open_outbox(":memory:", &st, hooks, 2)))
 		goto out;
 	notify_set_timeout_ms(n, 1500);
 	CHECK(notify_enqueue(n, "c_hang", "asked_for_person", T0, err, sizeof err) == 0);
@@ -674,11 +675,7 @@ static void refused_then_up(void)
 	CHECK(port > 0);
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", port);
 	notify_hook h = { url, NOTIFY_GENERIC };
-	CHECK(store_open(":memory:", &st, err, sizeof err) == 0);
-	if (st)
-		n = open_hooks(st, &h, 1);
-	CHECK(n != NULL);
-	if (!n)
+	if (!(n = open_outbox(":memory:", &st, &h, 1)))
 		goto out;
 	notify_set_timeout_ms(n, 3000);
 	CHECK(notify_enqueue(n, "c_down", "emergency", T0, err, sizeof err) == 0);
@@ -721,11 +718,7 @@ static void backoff_and_give_up(void)
 	}
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", r.port);
 	notify_hook h = { url, NOTIFY_GENERIC };
-	CHECK(store_open(":memory:", &st, err, sizeof err) == 0);
-	if (st)
-		n = open_hooks(st, &h, 1);
-	CHECK(n != NULL);
-	if (!n)
+	if (!(n = open_outbox(":memory:", &st, &h, 1)))
 		goto out;
 	notify_set_timeout_ms(n, 3000);
 	CHECK(notify_enqueue(n, "c_fail", "emergency", T0, err, sizeof err) == 0);
@@ -784,11 +777,7 @@ static void restart_delivers(void)
 	port = a.port;
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", port);
 	notify_hook h = { url, NOTIFY_GENERIC };
-	CHECK(store_open(path, &st, err, sizeof err) == 0);
-	if (st)
-		n = open_hooks(st, &h, 1);
-	CHECK(n != NULL);
-	if (!n)
+	if (!(n = open_outbox(path, &st, &h, 1)))
 		goto out;
 	notify_set_timeout_ms(n, 10000);
 	for (int i = 0; i < 6; i++) {
@@ -812,11 +801,7 @@ static void restart_delivers(void)
 	CHECK(b_up);
 	if (!b_up)
 		goto out;
-	CHECK(store_open(path, &st, err, sizeof err) == 0);
-	if (st)
-		n = open_hooks(st, &h, 1);
-	CHECK(n != NULL);
-	if (!n)
+	if (!(n = open_outbox(path, &st, &h, 1)))
 		goto out;
 	CHECK(notify_pending(n) == 6);
 	CHECK(pump_until(n, st, now + 1000, (want){ .r = &b, .requests = 6, .pending = 0 }));
