@@ -11,66 +11,31 @@
 // Every wait is on something the person would see (a selector, a text), never on a delay.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { launchBrowser } from '../lib/browser.mjs';
 import { startServer } from '../lib/server.mjs';
 import { addUser } from '../lib/users.mjs';
 import { login, request, openConsole, act } from '../lib/staff.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const TIMEOUT = 15000;
 const PW = 'correct horse battery staple';
 const HOURS_TEXT = 'Both locations are open Monday to Friday, 8:00 am to 6:00 pm (Central Time). Our Downtown ' +
   'office stays open until 7:00 pm on Tuesdays and Thursdays. Call us at (555) 010-2400 or book in the portal.';
 
 let server;
-let browser;
-const contexts = [];
-// CSP violations, uncaught page errors, unexpected console errors and dialogs, from every page
-// (checked by the last test)
-const problems = [];
+let chrome; // launchBrowser(): newPage() and the problems every page met (checked last)
 
 before(async () => {
   server = await startServer();
   await addUser(server.db, 'ada', 'admin', PW, 'Ada');
   await addUser(server.db, 'bea', 'admin', PW, 'Bea');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-      '--disable-background-networking', '--disable-sync', '--disable-component-update'],
-  });
+  chrome = await launchBrowser({ strict: true });
 });
 
 after(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  if (browser) await browser.close().catch(() => {});
+  if (chrome) await chrome.close();
   if (server) await server.stop();
 });
 
-async function newPage(options = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
-  contexts.push(context);
-  await context.exposeBinding('__fdReportViolation', ({ page }, v) => {
-    problems.push(`securitypolicyviolation on ${page.url()}: ${v}`);
-  });
-  await context.addInitScript(() => {
-    window.addEventListener('securitypolicyviolation', (e) => window.__fdReportViolation(
-      `${e.effectiveDirective} blocked ${e.blockedURI || '(inline)'} at ${e.sourceFile}:${e.lineNumber}`), true);
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(TIMEOUT);
-  page.on('console', (m) => {
-    const text = m.text();
-    if (/Content Security Policy/i.test(text)) problems.push(`console on ${page.url()}: ${text}`);
-    // 4xx answers the page expects (the sign-in page's session probe, a 409 conflict) are logged
-    // by chromium as "Failed to load resource"; anything else in red is a problem
-    else if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 4\d\d/.test(text)) {
-      problems.push(`console error on ${page.url()}: ${text}`);
-    }
-  });
-  page.on('pageerror', (e) => problems.push(`pageerror on ${page.url()}: ${e.message}`));
-  page.on('dialog', (d) => { problems.push(`unexpected ${d.type()} dialog: ${d.message()}`); d.dismiss(); });
-  return { context, page };
-}
+const newPage = (options) => chrome.newPage(options);
 
 // ---------------------------------------------------------------- helpers
 let admin; // { context, page }: ada, signed in, shared by the tests below
@@ -570,7 +535,7 @@ test('i: analytics: charts and their numbers after an answer, a handoff and a pe
   // a top entry opens in the editor
   await flu.getByRole('link').click();
   await page.getByRole('heading', { name: 'Edit: price-flu-shot' }).waitFor();
-  assert.deepEqual(problems.filter((x) => /securitypolicyviolation|Content Security Policy/.test(x)), [],
+  assert.deepEqual(chrome.problems.filter((x) => /securitypolicyviolation|Content Security Policy/.test(x)), [],
     'Chart.js sizes its canvases through the CSSOM, which the CSP allows');
 });
 
@@ -729,5 +694,5 @@ test('l: answer recall: after a correction, "Who got the old text?" lists the co
 
 // ---------------------------------------------------------------- last: nothing went wrong
 test('no CSP violation, page error, console error or unexpected dialog on any page', () => {
-  assert.deepEqual(problems, []);
+  assert.deepEqual(chrome.problems, []);
 });

@@ -8,57 +8,31 @@
 // Every wait is on something the person would see (a selector, a text), never on a delay.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { launchBrowser } from '../lib/browser.mjs';
 import { startServer } from '../lib/server.mjs';
 import { openConversation } from '../lib/chat.mjs';
 import { addUser } from '../lib/users.mjs';
 import { OPEN_TIME } from '../lib/staff.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const TIMEOUT = 15000;
 const PW = 'correct horse battery staple';
 
 let server;
-let browser;
-const contexts = [];
-const problems = []; // CSP violations and page errors from every page (checked last)
+let chrome; // launchBrowser(): newPage() and the problems every page met (checked last)
 
 before(async () => {
   // a Tuesday morning in the clinic's zone: open, so a signed-in person is offered, not a ticket
   server = await startServer(['--pretend-time', String(OPEN_TIME)]);
   await addUser(server.db, 'maria', 'staff', PW, 'Maria');
   await addUser(server.db, 'ben', 'staff', PW, 'Ben');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-      '--disable-background-networking', '--disable-sync', '--disable-component-update'],
-  });
+  chrome = await launchBrowser();
 });
 
 after(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  if (browser) await browser.close().catch(() => {});
+  if (chrome) await chrome.close();
   if (server) await server.stop();
 });
 
-async function newPage(options = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
-  contexts.push(context);
-  await context.exposeBinding('__fdReportViolation', ({ page }, v) => {
-    problems.push(`securitypolicyviolation on ${page.url()}: ${v}`);
-  });
-  await context.addInitScript(() => {
-    window.addEventListener('securitypolicyviolation', (e) => window.__fdReportViolation(
-      `${e.effectiveDirective} blocked ${e.blockedURI || '(inline)'} at ${e.sourceFile}:${e.lineNumber}`), true);
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(TIMEOUT);
-  page.on('console', (m) => {
-    if (/Content Security Policy/i.test(m.text())) problems.push(`console on ${page.url()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`pageerror on ${page.url()}: ${e.message}`));
-  return { context, page };
-}
+const newPage = (options) => chrome.newPage(options);
 
 // ---------------------------------------------------------------- helpers
 async function signIn(page, name = 'maria', password = PW) {
@@ -468,5 +442,5 @@ test('console works at a 768px tablet width; no CSP violations or page errors an
   }
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, `no horizontal scrolling at 768px (${overflow}px)`);
-  assert.deepEqual(problems, []);
+  assert.deepEqual(chrome.problems, []);
 });

@@ -7,53 +7,24 @@
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { chromium } from 'playwright-core';
+import { launchBrowser, TIMEOUT } from '../lib/browser.mjs';
 import { startServer } from '../lib/server.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const TIMEOUT = 15000;
 
 let server;
-let browser;
-const contexts = [];
-// CSP violations and uncaught page errors, from every page of every test (checked by test e).
-const problems = [];
+let chrome; // launchBrowser(): newPage() and the problems every page met (checked last)
 
 before(async () => {
   server = await startServer();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-      '--disable-background-networking', '--disable-sync', '--disable-component-update'],
-  });
+  chrome = await launchBrowser();
 });
 
 after(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  if (browser) await browser.close().catch(() => {});
+  if (chrome) await chrome.close();
   if (server) await server.stop();
 });
 
-// A fresh browser profile (own localStorage) with CSP / error listeners attached.
-async function newPage(options = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
-  contexts.push(context);
-  await context.exposeBinding('__fdReportViolation', ({ page }, v) => {
-    problems.push(`securitypolicyviolation on ${page.url()}: ${v}`);
-  });
-  await context.addInitScript(() => {
-    const report = (e) => window.__fdReportViolation(
-      `${e.effectiveDirective} blocked ${e.blockedURI || '(inline)'} at ${e.sourceFile}:${e.lineNumber}`);
-    window.addEventListener('securitypolicyviolation', report, true);
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(TIMEOUT);
-  page.on('console', (m) => {
-    if (/Content Security Policy/i.test(m.text())) problems.push(`console on ${page.url()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`pageerror on ${page.url()}: ${e.message}`));
-  return { context, page };
-}
+const newPage = (options) => chrome.newPage(options);
 
 // The widget lives in an open shadow root; Playwright's role/CSS locators pierce it.
 const launcher = (page, name = 'Chat with us') => page.getByRole('button', { name });
@@ -312,5 +283,5 @@ test('e: no CSP violations and no page errors', async () => {
   await ask(page, 'what are your opening hours');
   await page.setViewportSize({ width: 390, height: 844 });
   await page.waitForTimeout(200);
-  assert.deepEqual(problems, []);
+  assert.deepEqual(chrome.problems, []);
 });
