@@ -94,6 +94,12 @@ int fuzz_next_frame(const uint8_t **data, size_t *size, const uint8_t **frame, s
  * len. The caller frees. */
 char *fuzz_expand(const fuzz_fixture *f, const uint8_t *in, size_t len, int nul, size_t *out_len);
 
+/* A protocol session: {"type":"hello"} first unless skip_hello, then every
+ * frame of the input, each expanded (without a NUL) and given to fn, which
+ * must not keep it. */
+void fuzz_feed_frames(const fuzz_fixture *f, const uint8_t *data, size_t size, int skip_hello,
+		      void (*fn)(void *ctx, const char *frame, size_t len), void *ctx);
+
 /* Reports a broken contract of the code under test and aborts (a finding). */
 void fuzz_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

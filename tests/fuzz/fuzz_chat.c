@@ -49,8 +49,9 @@ static int is_typing(const char *frame, size_t len)
 	return typing;
 }
 
-static void one_frame(chat_session *s, const char *frame, size_t len)
+static void one_frame(void *ctx, const char *frame, size_t len)
 {
+	chat_session *s = ctx;
 	size_t emitted = 0;
 	if (verbose)
 		fprintf(stderr, "> %.*s\n", (int)len, frame);
@@ -62,11 +63,8 @@ static void one_frame(chat_session *s, const char *frame, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char hello[] = "{\"type\":\"hello\"}";
 	chat_session s;
 	desk_staff console;
-	const uint8_t *raw;
-	size_t raw_len;
 	unsigned ctl;
 
 	if (size < 1)
@@ -81,17 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_tx_begin(&fx);
 	if (ctl & 2)
 		desk_staff_join(fx.dk, &console, &fx.user[FUZZ_STAFF]);
-	if (!(ctl & 4)) {
-		char *h = fuzz_expand(&fx, (const uint8_t *)hello, sizeof hello - 1, 0, &raw_len);
-		one_frame(&s, h, raw_len);
-		free(h);
-	}
-	while (fuzz_next_frame(&data, &size, &raw, &raw_len)) {
-		size_t len;
-		char *frame = fuzz_expand(&fx, raw, raw_len, 0, &len);
-		one_frame(&s, frame, len);
-		free(frame);
-	}
+	fuzz_feed_frames(&fx, data, size, ctl & 4, one_frame, &s);
 	if (ctl & 2)
 		desk_staff_leave(fx.dk, &console);
 	fuzz_tx_end(&fx);

@@ -315,3 +315,23 @@ char *fuzz_expand(const fuzz_fixture *f, const uint8_t *in, size_t len, int nul,
 	*out_len = n;
 	return out;
 }
+
+void fuzz_feed_frames(const fuzz_fixture *f, const uint8_t *data, size_t size, int skip_hello,
+		      void (*fn)(void *ctx, const char *frame, size_t len), void *ctx)
+{
+	static const char hello[] = "{\"type\":\"hello\"}";
+	const uint8_t *raw;
+	size_t raw_len, len;
+	char *frame;
+
+	if (!skip_hello) {
+		frame = fuzz_expand(f, (const uint8_t *)hello, sizeof hello - 1, 0, &len);
+		fn(ctx, frame, len);
+		free(frame);
+	}
+	while (fuzz_next_frame(&data, &size, &raw, &raw_len)) {
+		frame = fuzz_expand(f, raw, raw_len, 0, &len);
+		fn(ctx, frame, len);
+		free(frame);
+	}
+}

@@ -41,8 +41,9 @@ static void print_emit(void *user, const char *frame, size_t len)
 		fprintf(stderr, "  < %.*s\n", (int)len, frame);
 }
 
-static void one_frame(desk_staff *s, const char *frame, size_t len)
+static void one_frame(void *ctx, const char *frame, size_t len)
 {
+	desk_staff *s = ctx;
 	if (verbose)
 		fprintf(stderr, "> %.*s\n", (int)len, frame);
 	fuzz_tx_keep(&fx);
@@ -52,10 +53,7 @@ static void one_frame(desk_staff *s, const char *frame, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char hello[] = "{\"type\":\"hello\"}";
 	desk_staff console, other;
-	const uint8_t *raw;
-	size_t raw_len;
 	unsigned ctl;
 
 	if (size < 1)
@@ -70,17 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	desk_staff_join(fx.dk, &console, &fx.user[ctl & 1 ? FUZZ_ADMIN : FUZZ_STAFF]);
 	if (ctl & 8)
 		desk_staff_join(fx.dk, &other, &fx.user[FUZZ_ADMIN]);
-	if (!(ctl & 2)) {
-		char *h = fuzz_expand(&fx, (const uint8_t *)hello, sizeof hello - 1, 0, &raw_len);
-		one_frame(&console, h, raw_len);
-		free(h);
-	}
-	while (fuzz_next_frame(&data, &size, &raw, &raw_len)) {
-		size_t len;
-		char *frame = fuzz_expand(&fx, raw, raw_len, 0, &len);
-		one_frame(&console, frame, len);
-		free(frame);
-	}
+	fuzz_feed_frames(&fx, data, size, ctl & 2, one_frame, &console);
 	if (ctl & 8)
 		desk_staff_leave(fx.dk, &other);
 	desk_staff_leave(fx.dk, &console);
