@@ -446,7 +446,10 @@ static void broadcast_positions(desk *d)
 static void tell_staff(desk *d, const char *conv, int64_t since)
 {
 	char err[256];
-	json_t *events = store_events_read(d->st, conv, since, 1, err, sizeof err), *item;
+	json_t *events, *item;
+	if (!d->staff)
+		return; /* no console to tell (one that opens reads the queue on hello) */
+	events = store_events_read(d->st, conv, since, 1, err, sizeof err);
 	for (size_t i = 0; events && i < json_array_size(events); i++) {
 		json_t *ev = json_array_get(events, i);
 		json_object_set_new(ev, "conversation", json_string(conv));
