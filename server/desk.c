@@ -467,9 +467,8 @@ void desk_conv_changed(desk *d, const char *conv, int64_t since, int queue_chang
 {
 	desk_conv c;
 	char err[256];
-	if (desk_conv_get(d, conv, &c, err, sizeof err) != 0)
-		return;
-	if (on_desk(&c))
+	/* no console to tell: skip reading the conversation (every message) */
+	if (d->staff && desk_conv_get(d, conv, &c, err, sizeof err) == 0 && on_desk(&c))
 		tell_staff(d, conv, since);
 	if (queue_changed)
 		broadcast_positions(d);
