@@ -427,18 +427,29 @@ json_t *desk_queue_frame(desk *d, const char *conv)
 	return f;
 }
 
-static void broadcast_positions(desk *d)
+/* Tells waiting patients their place. joined (or NULL): the chat that just
+ * joined the line; when it went to the end, nobody else moved and only it
+ * is told (telling all of them on every join cost a frame per waiting
+ * patient per join: quadratic in the line). */
+static void tell_positions(desk *d, const char *joined)
 {
 	char (*ids)[STORE_CONV_ID_LEN + 1];
-	size_t n;
+	size_t n, from = 0;
 	int online = desk_online_count(d), open = desk_available(d) != DESK_CLOSED;
 	if (desk_ids(d, "waiting", &ids, &n) < 0)
 		return;
-	for (size_t i = 0; i < n; i++)
+	if (joined && n > 0 && strcmp(ids[n - 1], joined) == 0)
+		from = n - 1;
+	for (size_t i = from; i < n; i++)
 		to_patients(d, ids[i], json_pack("{s:s, s:I, s:i, s:b}", "type", "queue",
 						 "position", (json_int_t)i + 1,
 						 "staff_online", online, "open", open));
 	free(ids);
+}
+
+static void broadcast_positions(desk *d)
+{
+	tell_positions(d, NULL);
 }
 
 /* Tells the consoles: the events of conv after since, then its item (or its
@@ -471,7 +482,7 @@ void desk_conv_changed(desk *d, const char *conv, int64_t since, int queue_chang
 	if (d->staff && desk_conv_get(d, conv, &c, err, sizeof err) == 0 && on_desk(&c))
 		tell_staff(d, conv, since);
 	if (queue_changed)
-		broadcast_positions(d);
+		tell_positions(d, conv);
 }
 
 void desk_patient_typing(desk *d, const char *conv, int typing)

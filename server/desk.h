@@ -95,7 +95,8 @@ int desk_set_status_tx(desk *d, const char *conv, const char *status, char *err,
 
 /* After a commit: tells the consoles about the conversation's events with
  * id > since (when it is on the desk) and its queue item; with
- * queue_changed, also every waiting patient their new place. */
+ * queue_changed, also every waiting patient their new place (only conv
+ * itself when it joined at the end of the line: nobody else moved). */
 void desk_conv_changed(desk *d, const char *conv, int64_t since, int queue_changed);
 
 /* New reference: {"type":"queue","position":N,"staff_online":N,"open":bool}

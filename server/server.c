@@ -23,6 +23,8 @@
 /* A request body gets this long, then must have averaged this rate since. */
 #define SERVER_BODY_GRACE_S 10
 #define SERVER_BODY_MIN_BPS 1024
+/* Patient connections by conversation id: a power of two */
+#define SERVER_CONV_BUCKETS 16384
 
 typedef struct outmsg {
 	struct outmsg *next;
@@ -32,6 +34,8 @@ typedef struct outmsg {
 
 typedef struct pss_chat {
 	struct pss_chat *next, *prev;   /* all live sessions (patients and staff) */
+	struct pss_chat *conv_next;     /* patients: same bucket of srv.by_conv */
+	char indexed[STORE_CONV_ID_LEN + 1]; /* the conversation it is indexed under, or "" */
 	struct lws *wsi;
 	unsigned long conn;             /* connection number for logs */
 	char peer[64];
@@ -80,6 +84,7 @@ typedef struct srv {
 	strmap *ip_stamp;               /* ... and when it was last refilled (0.1 s since start) */
 	int64_t started_us;
 	pss_chat *sessions;
+	pss_chat **by_conv;             /* SERVER_CONV_BUCKETS chains, by conversation id */
 	unsigned long next_conn;
 	size_t n_sessions;
 	struct lws_context *context;
@@ -284,6 +289,47 @@ static int allow_peer_message(void *user)
 	return 1;
 }
 
+/* --- patient connections by conversation -------------------------------- */
+
+/* The desk tells a conversation's connections of staff replies and queue
+ * places; with a walk over every connection per conversation, telling a line
+ * of 1,000 waiting patients their places was a million string compares. */
+static pss_chat **conv_chain(srv *s, const char *conv)
+{
+	uint32_t h = 2166136261u;
+	for (const unsigned char *p = (const unsigned char *)conv; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return &s->by_conv[h & (SERVER_CONV_BUCKETS - 1)];
+}
+
+static void conv_unindex(srv *s, pss_chat *pss)
+{
+	if (!pss->indexed[0])
+		return;
+	for (pss_chat **pp = conv_chain(s, pss->indexed); *pp; pp = &(*pp)->conv_next)
+		if (*pp == pss) {
+			*pp = pss->conv_next;
+			break;
+		}
+	pss->indexed[0] = '\0';
+	pss->conv_next = NULL;
+}
+
+/* After each frame: a hello may have started or resumed a conversation. */
+static void conv_reindex(srv *s, pss_chat *pss)
+{
+	pss_chat **chain;
+	if (strcmp(pss->indexed, pss->chat.conv_id) == 0)
+		return;
+	conv_unindex(s, pss);
+	if (!pss->chat.started || !pss->chat.conv_id[0])
+		return;
+	memcpy(pss->indexed, pss->chat.conv_id, sizeof pss->indexed);
+	chain = conv_chain(s, pss->indexed);
+	pss->conv_next = *chain;
+	*chain = pss;
+}
+
 /* One complete text message of a connection. */
 static void handle_message(srv *s, pss_chat *pss, const char *data, size_t len)
 {
@@ -297,6 +343,7 @@ static void handle_message(srv *s, pss_chat *pss, const char *data, size_t len)
 			batch_flush(s);
 		if (chat_handle(s->chat, &pss->chat, data, len, queue_frame, pss) < 0)
 			LOG_WARN("ws: conn %lu: %s", pss->conn, pss->chat.last_error);
+		conv_reindex(s, pss);
 		if (batched && batch_full(s->batch))
 			batch_flush(s);
 		return;
@@ -484,6 +531,7 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			break;
 		if (s->batch)
 			batch_forget(s->batch, pss); /* its frames die with it */
+		conv_unindex(s, pss);
 		strmap_put(s->per_ip, pss->peer, strmap_get(s->per_ip, pss->peer, 1) - 1);
 		if (pss->staff)
 			desk_staff_leave(s->desk, &pss->desk);
@@ -524,8 +572,8 @@ static int cb_staff(struct lws *wsi, enum lws_callback_reasons reason, void *use
 static void sink_patients(void *user, const char *conv, const char *frame, size_t len)
 {
 	srv *s = user;
-	for (pss_chat *p = s->sessions; p; p = p->next)
-		if (!p->staff && p->chat.started && strcmp(p->chat.conv_id, conv) == 0)
+	for (pss_chat *p = *conv_chain(s, conv); p; p = p->conv_next)
+		if (strcmp(p->indexed, conv) == 0)
 			queue_frame(p, frame, len);
 }
 
@@ -885,11 +933,13 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 	s.chat = ctx;
 	s.au = au;
 	s.nt = nt;
-	if (!(s.per_ip = strmap_new()) || !(s.ip_tokens = strmap_new()) || !(s.ip_stamp = strmap_new())) {
+	if (!(s.per_ip = strmap_new()) || !(s.ip_tokens = strmap_new()) || !(s.ip_stamp = strmap_new()) ||
+	    !(s.by_conv = calloc(SERVER_CONV_BUCKETS, sizeof *s.by_conv))) {
 		snprintf(err, errsz, "out of memory");
 		strmap_free(s.per_ip);
 		strmap_free(s.ip_tokens);
 		strmap_free(s.ip_stamp);
+		free(s.by_conv);
 		return -1;
 	}
 	s.started_us = util_mono_us();
@@ -1030,5 +1080,6 @@ out:
 	strmap_free(s.ip_tokens);
 	strmap_free(s.ip_stamp);
 	batch_free(s.batch);
+	free(s.by_conv);
 	return rc;
 }
