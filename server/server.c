@@ -218,6 +218,8 @@ static void queue_frame(void *user, const char *frame, size_t len)
 static void batch_flush(srv *s)
 {
 	char err[256];
+	/* the queue places this pass moved: their frames join the batch */
+	desk_flush_places(s->desk);
 	if (s->batch && batch_is_open(s->batch) &&
 	    batch_end(s->batch, queue_now, chat_unsaved_frame, err, sizeof err) < 0)
 		LOG_ERR("group commit failed, every message of it answered with an error: "
@@ -951,6 +953,7 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 	if (desk_open(ctx->st, ctx->eng, au, nt, &sink, &s.desk, err, errsz) < 0)
 		goto out;
 	ctx->desk = s.desk;
+	desk_defer_places(s.desk, 1);
 	s.api.au = au;
 	s.api.desk = s.desk;
 	if (admin_open(ctx->st, ctx->eng, &s.api.admin, err, errsz) < 0)
