@@ -15,7 +15,8 @@ LIBS      = $(PKG_LIBS) -lstemmer -lcrypto -largon2 -lm -pthread
 
 CORE_SRC  = server/util.c server/strmap.c server/text.c server/kbfile.c server/store.c \
             server/triage.c server/model.c server/engine.c server/chat.c server/eval.c server/hours.c server/notify.c server/desk.c \
-            server/auth.c server/api.c server/admin.c server/redact.c server/retention.c
+            server/auth.c server/api.c server/admin.c server/redact.c server/retention.c \
+            server/batch.c
 SRV_SRC   = server/server.c server/main.c server/usercli.c
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 

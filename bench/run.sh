@@ -183,6 +183,26 @@ else
 	R_half='{}'
 fi
 
+# 3c. the same load with one commit per message (group commits off), on a second server with
+# a fresh database, to show what grouping the commits of one pass of the event loop buys.
+R_nogroup='{}'
+if "$FRONTDESK" 2>&1 | grep -q -- --group-commit; then
+	echo "bench: 3c. saturation with one commit per message (--group-commit off)"
+	timeout 300 "$FRONTDESK" serve --listen 127.0.0.1:0 --db "$TMP/frontdesk-nogroup.db" $FD_FLAGS \
+		--group-commit off > "$TMP/frontdesk-ng.out" 2> "$TMP/frontdesk-ng.err" &
+	NG_PID=$!
+	PIDS="$PIDS $NG_PID"
+	if wait_line "$TMP/frontdesk-ng.out" 'listening on' 30; then
+		NG_PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/frontdesk-ng.out" | head -1)
+		NG_SRV=$(pgrep -P "$NG_PID" | head -1)
+		run nogroup --url "ws://127.0.0.1:$NG_PORT/ws" --origin "http://127.0.0.1:$NG_PORT" \
+			--server-pid "${NG_SRV:-$NG_PID}" --rotate "$ROTATE" --conns "$SAT_CONNS" --rate 0 \
+			--warmup "$W_SAT" --duration "$D_SAT"
+	fi
+	kill "$NG_PID" 2>/dev/null
+	wait "$NG_PID" 2>/dev/null
+fi
+
 echo "bench: 5a. echo: the same load on a bare libwebsockets echo server"
 run echo --url "ws://127.0.0.1:$ECHO_PORT/" --protocol echo --server-pid "${ECHO_SRV:-$ECHO_PID}" \
 	--conns "$SAT_CONNS" --rate 0 --warmup "$W_SAT" --duration "$D_SAT" --rotate "$ROTATE"
@@ -250,6 +270,7 @@ row "1 idle" "$R_idle"
 row "2 steady 1/s" "$R_steady"
 row "3 saturation" "$R_saturation"
 row "3b half saturation" "$R_half"
+row "3c 1 commit/message" "$R_nogroup"
 row "5a echo (lws)" "$R_echo"
 if [ -n "$NODE_NOTE" ]; then
 	echo "| 5b node+ws+nlp.js      | skipped: $NODE_NOTE |"

@@ -149,6 +149,26 @@ json_t *chat_messages_json(const chat_ctx *ctx)
 	return out;
 }
 
+#define UNSAVED_TEXT "Sorry, your message could not be saved. Please try again, or call us " \
+		     "at (555) 010-2400."
+
+const char chat_unsaved_frame[] =
+	"{\"type\":\"error\",\"code\":\"internal\",\"message\":\"" UNSAVED_TEXT "\"}";
+
+int chat_is_message(const char *frame, size_t len)
+{
+	json_t *req;
+	const char *type;
+	int yes;
+	if (!memmem(frame, len, "\"message\"", 9))
+		return 0;
+	req = json_loadb(frame, len, JSON_REJECT_DUPLICATES, NULL);
+	type = json_string_value(json_object_get(req, "type")); /* NULL unless an object */
+	yes = type && strcmp(type, "message") == 0;
+	json_decref(req);
+	return yes;
+}
+
 static void emit_json(json_t *frame, chat_emit_fn emit, void *user)
 {
 	char *s = json_dumps(frame, JSON_COMPACT);
@@ -306,6 +326,13 @@ static void unavailable_text(const chat_ctx *ctx, desk_availability avail, int l
 	}
 }
 
+int chat_queue_moves(const char *status, int was_emergency, int emergency)
+{
+	if (strcmp(status, "waiting") != 0)
+		return strcmp(status, "owned") != 0 && strcmp(status, "ticket") != 0;
+	return emergency && !was_emergency;
+}
+
 static int with_person(const desk_conv *c)
 {
 	return strcmp(c->status, "waiting") == 0 || strcmp(c->status, "owned") == 0 ||
@@ -431,18 +458,22 @@ static int on_message(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn 
 		json_decref(rfields);
 		emit_json(frame, emit, user);
 	}
-	/* Then the consoles (and every waiting patient, when the queue moved). */
+	/* Then the consoles (and every waiting patient, when the queue moved:
+	 * only when this chat joined the line or jumped it as an emergency; a
+	 * second handoff while already waiting moves nobody, and re-telling
+	 * every waiting patient their unchanged place cost a frame per waiting
+	 * patient per message). */
 	if (ctx->desk)
-		desk_conv_changed(ctx->desk, s->conv_id, msg_id - 1, queued);
+		desk_conv_changed(ctx->desk, s->conv_id, msg_id - 1,
+				  queued && chat_queue_moves(dc.status, dc.emergency,
+							     d.kind == ENGINE_EMERGENCY));
 	return 0;
 fail:
 	store_rollback(ctx->st);
 	json_decref(mfields);
 	json_decref(rfields);
 	util_log("error", "conversation %s: message not stored: %s", s->conv_id, err);
-	return send_error(s, emit, user, "internal",
-			  "Sorry, your message could not be saved. Please try again, or call us "
-			  "at (555) 010-2400.");
+	return send_error(s, emit, user, "internal", UNSAVED_TEXT);
 }
 
 /* A string field of 1..max characters, trimmed of nothing (shown as typed). */

@@ -84,6 +84,19 @@ json_t *chat_messages_json(const chat_ctx *ctx);
  * or one of ctx->msg), in the decision's language. */
 const char *chat_reply_text(const chat_ctx *ctx, const engine_decision *d);
 
+/* Whether a handoff of a conversation in desk status (borrowed; was_emergency
+ * its flag) changes the waiting line, so every waiting patient must be told
+ * their place again: it joins the line (from bot or resolved), or jumps it
+ * as a new emergency. Owned and ticket chats are not in the line. */
+int chat_queue_moves(const char *status, int was_emergency, int emergency);
+
+/* 1 if frame is a patient "message" (the frames the server groups into one
+ * commit), else 0. Any bytes. */
+int chat_is_message(const char *frame, size_t len);
+/* The error frame a message gets when it could not be stored (NUL-terminated
+ * JSON; the server sends it to every message of a group commit that failed). */
+extern const char chat_unsaved_frame[];
+
 /* Handles one complete frame (any bytes). Emits at least one frame (a reply
  * or an error), except for "typing", which only tells the staff console
  * (and is dropped, silently, when more than two a second arrive). Returns 0,

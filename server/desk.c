@@ -21,6 +21,10 @@ struct desk {
 	notify *nt;
 	desk_sink sink;
 	desk_staff *staff;            /* joined consoles */
+	/* desk_defer_places: queue places to tell at desk_flush_places */
+	int defer_places, places_all;
+	size_t n_joined;
+	char joined[DESK_MAX_JOINED][STORE_CONV_ID_LEN + 1];
 };
 
 /* Status changes as the patient reads them, [0] English, [1] Spanish; %s is
@@ -427,18 +431,55 @@ json_t *desk_queue_frame(desk *d, const char *conv)
 	return f;
 }
 
-static void broadcast_positions(desk *d)
+/* Tells waiting patients their place. joined: the n_joined chats that just
+ * joined the line (or moved in it); when they are all at its end, nobody else
+ * moved and only they are told (telling everyone on every join cost a frame
+ * per waiting patient per join: quadratic in the line). */
+static void tell_positions(desk *d, char (*joined)[STORE_CONV_ID_LEN + 1], size_t n_joined)
 {
 	char (*ids)[STORE_CONV_ID_LEN + 1];
-	size_t n;
+	size_t n, from = 0;
 	int online = desk_online_count(d), open = desk_available(d) != DESK_CLOSED;
 	if (desk_ids(d, "waiting", &ids, &n) < 0)
 		return;
-	for (size_t i = 0; i < n; i++)
+	if (n_joined > 0 && n_joined <= n) {
+		size_t j, k;
+		for (j = 0; j < n_joined; j++) {
+			for (k = n - n_joined; k < n && strcmp(ids[k], joined[j]) != 0; k++)
+				;
+			if (k == n)
+				break;
+		}
+		if (j == n_joined)
+			from = n - n_joined;
+	}
+	for (size_t i = from; i < n; i++)
 		to_patients(d, ids[i], json_pack("{s:s, s:I, s:i, s:b}", "type", "queue",
 						 "position", (json_int_t)i + 1,
 						 "staff_online", online, "open", open));
 	free(ids);
+}
+
+static void broadcast_positions(desk *d)
+{
+	tell_positions(d, NULL, 0);
+}
+
+void desk_defer_places(desk *d, int defer)
+{
+	d->defer_places = defer;
+}
+
+void desk_flush_places(desk *d)
+{
+	if (!d || (!d->places_all && d->n_joined == 0))
+		return;
+	if (d->places_all)
+		broadcast_positions(d);
+	else
+		tell_positions(d, d->joined, d->n_joined);
+	d->places_all = 0;
+	d->n_joined = 0;
 }
 
 /* Tells the consoles: the events of conv after since, then its item (or its
@@ -446,7 +487,10 @@ static void broadcast_positions(desk *d)
 static void tell_staff(desk *d, const char *conv, int64_t since)
 {
 	char err[256];
-	json_t *events = store_events_read(d->st, conv, since, 1, err, sizeof err), *item;
+	json_t *events, *item;
+	if (!d->staff)
+		return; /* no console to tell (one that opens reads the queue on hello) */
+	events = store_events_read(d->st, conv, since, 1, err, sizeof err);
 	for (size_t i = 0; events && i < json_array_size(events); i++) {
 		json_t *ev = json_array_get(events, i);
 		json_object_set_new(ev, "conversation", json_string(conv));
@@ -464,12 +508,21 @@ void desk_conv_changed(desk *d, const char *conv, int64_t since, int queue_chang
 {
 	desk_conv c;
 	char err[256];
-	if (desk_conv_get(d, conv, &c, err, sizeof err) != 0)
-		return;
-	if (on_desk(&c))
+	/* no console to tell: skip reading the conversation (every message) */
+	if (d->staff && desk_conv_get(d, conv, &c, err, sizeof err) == 0 && on_desk(&c))
 		tell_staff(d, conv, since);
-	if (queue_changed)
-		broadcast_positions(d);
+	if (!queue_changed)
+		return;
+	if (!d->defer_places) {
+		char one[1][STORE_CONV_ID_LEN + 1];
+		snprintf(one[0], sizeof one[0], "%s", conv);
+		tell_positions(d, one, 1);
+		return;
+	}
+	if (d->n_joined < DESK_MAX_JOINED)
+		snprintf(d->joined[d->n_joined++], STORE_CONV_ID_LEN + 1, "%s", conv);
+	else
+		d->places_all = 1;
 }
 
 void desk_patient_typing(desk *d, const char *conv, int typing)

@@ -95,8 +95,18 @@ int desk_set_status_tx(desk *d, const char *conv, const char *status, char *err,
 
 /* After a commit: tells the consoles about the conversation's events with
  * id > since (when it is on the desk) and its queue item; with
- * queue_changed, also every waiting patient their new place. */
+ * queue_changed, also every waiting patient their new place (only conv
+ * itself when it joined at the end of the line: nobody else moved). */
 void desk_conv_changed(desk *d, const char *conv, int64_t since, int queue_changed);
+
+/* With defer set, desk_conv_changed only notes whose place to tell, and
+ * desk_flush_places tells them, once for everything noted since the last
+ * flush (the server flushes after each pass of its event loop: a busy pass
+ * that moves the line many times tells each waiting patient once, not once
+ * per move). d may be NULL in desk_flush_places. */
+#define DESK_MAX_JOINED 64
+void desk_defer_places(desk *d, int defer);
+void desk_flush_places(desk *d);
 
 /* New reference: {"type":"queue","position":N,"staff_online":N,"open":bool}
  * for a waiting conversation, NULL otherwise. */

@@ -13,6 +13,7 @@
 #include <libwebsockets.h>
 
 #include "api.h"
+#include "batch.h"
 #include "retention.h"
 #include "strmap.h"
 #include "util.h"
@@ -22,6 +23,8 @@
 /* A request body gets this long, then must have averaged this rate since. */
 #define SERVER_BODY_GRACE_S 10
 #define SERVER_BODY_MIN_BPS 1024
+/* Patient connections by conversation id: a power of two */
+#define SERVER_CONV_BUCKETS 16384
 
 typedef struct outmsg {
 	struct outmsg *next;
@@ -31,6 +34,8 @@ typedef struct outmsg {
 
 typedef struct pss_chat {
 	struct pss_chat *next, *prev;   /* all live sessions (patients and staff) */
+	struct pss_chat *conv_next;     /* patients: same bucket of srv.by_conv */
+	char indexed[STORE_CONV_ID_LEN + 1]; /* the conversation it is indexed under, or "" */
 	struct lws *wsi;
 	unsigned long conn;             /* connection number for logs */
 	char peer[64];
@@ -79,9 +84,11 @@ typedef struct srv {
 	strmap *ip_stamp;               /* ... and when it was last refilled (0.1 s since start) */
 	int64_t started_us;
 	pss_chat *sessions;
+	pss_chat **by_conv;             /* SERVER_CONV_BUCKETS chains, by conversation id */
 	unsigned long next_conn;
 	size_t n_sessions;
 	struct lws_context *context;
+	batch *batch;                   /* group commit of patient messages; NULL: off */
 	lws_sorted_usec_list_t tick;
 	int64_t next_sweep;
 	int64_t next_retention;         /* unix seconds */
@@ -147,7 +154,8 @@ static int same_origin(struct lws *wsi, int *present)
 
 /* --- the outbound queue ------------------------------------------------- */
 
-static void queue_frame(void *user, const char *frame, size_t len)
+/* Queues a frame for sending now (it tells of nothing uncommitted). */
+static void queue_now(void *user, const char *frame, size_t len)
 {
 	pss_chat *pss = user;
 	outmsg *m;
@@ -183,6 +191,39 @@ static void queue_frame(void *user, const char *frame, size_t len)
 	pss->tail = m;
 	pss->queued++;
 	lws_callback_on_writable(pss->wsi);
+}
+
+/* Every frame for a connection goes through here: while a group commit is
+ * open, it waits in the batch until the commit (batch.h). */
+static void queue_frame(void *user, const char *frame, size_t len)
+{
+	pss_chat *pss = user;
+	srv *s = srv_of(pss->wsi);
+	if (s->batch && batch_is_open(s->batch)) {
+		if (pss->close_code)
+			return;
+		if (batch_hold(s->batch, pss, frame, len) < 0) {
+			pss->close_code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
+			pss->close_reason = "out of memory";
+			lws_callback_on_writable(pss->wsi);
+		}
+		return;
+	}
+	queue_now(user, frame, len);
+}
+
+/* Commits the open group commit, if any, and releases its frames. Called
+ * after every pass of the event loop, before anything that is not a patient
+ * message (staff frames, the API, timers, handshakes), and when it is full. */
+static void batch_flush(srv *s)
+{
+	char err[256];
+	/* the queue places this pass moved: their frames join the batch */
+	desk_flush_places(s->desk);
+	if (s->batch && batch_is_open(s->batch) &&
+	    batch_end(s->batch, queue_now, chat_unsaved_frame, err, sizeof err) < 0)
+		LOG_ERR("group commit failed, every message of it answered with an error: "
+			"message not stored: %s", err);
 }
 
 static void free_queue(pss_chat *pss)
@@ -250,14 +291,66 @@ static int allow_peer_message(void *user)
 	return 1;
 }
 
+/* --- patient connections by conversation -------------------------------- */
+
+/* The desk tells a conversation's connections of staff replies and queue
+ * places; with a walk over every connection per conversation, telling a line
+ * of 1,000 waiting patients their places was a million string compares. */
+static pss_chat **conv_chain(srv *s, const char *conv)
+{
+	uint32_t h = 2166136261u;
+	for (const unsigned char *p = (const unsigned char *)conv; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return &s->by_conv[h & (SERVER_CONV_BUCKETS - 1)];
+}
+
+static void conv_unindex(srv *s, pss_chat *pss)
+{
+	if (!pss->indexed[0])
+		return;
+	for (pss_chat **pp = conv_chain(s, pss->indexed); *pp; pp = &(*pp)->conv_next)
+		if (*pp == pss) {
+			*pp = pss->conv_next;
+			break;
+		}
+	pss->indexed[0] = '\0';
+	pss->conv_next = NULL;
+}
+
+/* After each frame: a hello may have started or resumed a conversation. */
+static void conv_reindex(srv *s, pss_chat *pss)
+{
+	pss_chat **chain;
+	if (strcmp(pss->indexed, pss->chat.conv_id) == 0)
+		return;
+	conv_unindex(s, pss);
+	if (!pss->chat.started || !pss->chat.conv_id[0])
+		return;
+	memcpy(pss->indexed, pss->chat.conv_id, sizeof pss->indexed);
+	chain = conv_chain(s, pss->indexed);
+	pss->conv_next = *chain;
+	*chain = pss;
+}
+
 /* One complete text message of a connection. */
 static void handle_message(srv *s, pss_chat *pss, const char *data, size_t len)
 {
 	if (!pss->staff) {
+		/* A patient message joins the open group commit (or opens one);
+		 * anything else first commits what is open, then runs alone. */
+		int batched = s->batch && chat_is_message(data, len) && batch_begin(s->batch);
+		if (batched)
+			batch_count(s->batch, pss);
+		else
+			batch_flush(s);
 		if (chat_handle(s->chat, &pss->chat, data, len, queue_frame, pss) < 0)
 			LOG_WARN("ws: conn %lu: %s", pss->conn, pss->chat.last_error);
+		conv_reindex(s, pss);
+		if (batched && batch_full(s->batch))
+			batch_flush(s);
 		return;
 	}
+	batch_flush(s);
 	{
 		/* Every console frame re-checks the session: a logout, a disabled
 		 * account or the idle timeout ends the console too. Activity here
@@ -286,6 +379,7 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
 		char uri[64], peer[64];
 		s = srv_of(wsi);
+		batch_flush(s);
 		if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0) {
 			LOG_WARN("ws: refused: wrong path");
 			return 1;
@@ -326,6 +420,7 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 	case LWS_CALLBACK_ESTABLISHED:
 		s = srv_of(wsi);
+		batch_flush(s);
 		memset(pss, 0, sizeof *pss);
 		if (staff) {
 			auth_session sess;
@@ -436,6 +531,9 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		s = srv_of(wsi);
 		if (pss->conn == 0)
 			break;
+		if (s->batch)
+			batch_forget(s->batch, pss); /* its frames die with it */
+		conv_unindex(s, pss);
 		strmap_put(s->per_ip, pss->peer, strmap_get(s->per_ip, pss->peer, 1) - 1);
 		if (pss->staff)
 			desk_staff_leave(s->desk, &pss->desk);
@@ -476,8 +574,8 @@ static int cb_staff(struct lws *wsi, enum lws_callback_reasons reason, void *use
 static void sink_patients(void *user, const char *conv, const char *frame, size_t len)
 {
 	srv *s = user;
-	for (pss_chat *p = s->sessions; p; p = p->next)
-		if (!p->staff && p->chat.started && strcmp(p->chat.conv_id, conv) == 0)
+	for (pss_chat *p = *conv_chain(s, conv); p; p = p->conv_next)
+		if (strcmp(p->indexed, conv) == 0)
 			queue_frame(p, frame, len);
 }
 
@@ -496,6 +594,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 	srv *s = lws_container_of(sul, srv, tick);
 	int64_t now = util_now_us();
 	int next_ms = 1000;
+	batch_flush(s);
 	if (s->nt) {
 		next_ms = notify_pump(s->nt, now / 1000);
 		if (next_ms < 10)
@@ -543,6 +642,7 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		srv *s = srv_of(wsi);
 		json_t *j;
 		(void)in;
+		batch_flush(s);
 		j = json_pack("{s:s, s:I, s:I}", "status", "ok",
 			      "entries", (json_int_t)engine_entry_count(s->chat->eng),
 			      "connections", (json_int_t)s->n_sessions);
@@ -657,6 +757,7 @@ static int api_run(struct lws *wsi, pss_http *pss)
 	};
 	api_response resp;
 	pss->answered = 1;
+	batch_flush(s); /* the API's writes are its own, told at once */
 	api_handle(&s->api, &req, &resp);
 	if (resp.status >= 400)
 		LOG_INFO("api: %s %s -> %d", pss->method, pss->path, resp.status);
@@ -834,18 +935,25 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 	s.chat = ctx;
 	s.au = au;
 	s.nt = nt;
-	if (!(s.per_ip = strmap_new()) || !(s.ip_tokens = strmap_new()) || !(s.ip_stamp = strmap_new())) {
+	if (!(s.per_ip = strmap_new()) || !(s.ip_tokens = strmap_new()) || !(s.ip_stamp = strmap_new()) ||
+	    !(s.by_conv = calloc(SERVER_CONV_BUCKETS, sizeof *s.by_conv))) {
 		snprintf(err, errsz, "out of memory");
 		strmap_free(s.per_ip);
 		strmap_free(s.ip_tokens);
 		strmap_free(s.ip_stamp);
+		free(s.by_conv);
 		return -1;
 	}
 	s.started_us = util_mono_us();
+	if (cfg->group_commit && !(s.batch = batch_new(ctx->st))) {
+		snprintf(err, errsz, "out of memory");
+		goto out;
+	}
 	ctx->allow_message = cfg->ip_per_sec > 0 ? allow_peer_message : NULL;
 	if (desk_open(ctx->st, ctx->eng, au, nt, &sink, &s.desk, err, errsz) < 0)
 		goto out;
 	ctx->desk = s.desk;
+	desk_defer_places(s.desk, 1);
 	s.api.au = au;
 	s.api.desk = s.desk;
 	if (admin_open(ctx->st, ctx->eng, &s.api.admin, err, errsz) < 0)
@@ -943,9 +1051,12 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 		       cfg->iface, lws_get_vhost_listen_port(vh));
 	fflush(stdout);
 
-	while (!interrupted)
+	while (!interrupted) {
 		if (lws_service(context, 0) < 0)
 			break;
+		batch_flush(&s); /* the messages of this pass: one commit, then their replies */
+	}
+	batch_flush(&s);
 
 	/* Going away: tell every patient socket (1001), give the queues a
 	 * moment to drain, then tear down. */
@@ -971,5 +1082,7 @@ out:
 	strmap_free(s.per_ip);
 	strmap_free(s.ip_tokens);
 	strmap_free(s.ip_stamp);
+	batch_free(s.batch);
+	free(s.by_conv);
 	return rc;
 }

@@ -27,6 +27,8 @@ typedef struct server_config {
 	int session_idle_s;           /* staff sessions end after this idle time; 0: 15 min */
 	double ip_burst;              /* patient messages per address at once ... */
 	double ip_per_sec;            /* ... refilled at this rate; 0: no per-address limit */
+	int group_commit;             /* 1: the patient messages of one pass of the event
+				       * loop share one commit (batch.h); 0: one each */
 } server_config;
 
 /* Runs until SIGINT or SIGTERM, then closes every chat with 1001 and returns

@@ -19,12 +19,15 @@ typedef struct checkpointer {
 	int stop;
 } checkpointer;
 
+enum { TX_BEGIN, TX_COMMIT, TX_ROLLBACK, TX_SAVEPOINT, TX_RELEASE, TX_ROLLBACK_TO, STORE_TX_N };
+
 struct store {
 	sqlite3 *db;
 	const char *author;        /* recorded on the revisions store_kb_upsert writes */
 	int tx_depth;
 	checkpointer *ckpt;
 	sqlite3_stmt *ev_add, *ev_since, *conv_tok, *fb_check, *fb_put, *entry_meta;
+	sqlite3_stmt *tx[STORE_TX_N];  /* tx_exec's statements, prepared on first use */
 };
 
 static const char schema[] =
@@ -293,6 +296,8 @@ void store_close(store *st)
 	sqlite3_finalize(st->fb_check);
 	sqlite3_finalize(st->fb_put);
 	sqlite3_finalize(st->entry_meta);
+	for (int i = 0; i < STORE_TX_N; i++)
+		sqlite3_finalize(st->tx[i]);
 	sqlite3_close(st->db);
 	free(st);
 }
@@ -353,14 +358,34 @@ sqlite3 *store_db(store *st)
 	return st->db;
 }
 
+/* Runs one of the transaction statements, prepared once (they run for every
+ * message, twice with group commits). SQLITE_DONE or the error code. */
+static int tx_exec(store *st, int which)
+{
+	static const char *const sql[STORE_TX_N] = {
+		"BEGIN IMMEDIATE", "COMMIT", "ROLLBACK", "SAVEPOINT s", "RELEASE s", "ROLLBACK TO s",
+	};
+	int rc;
+	if (!st->tx[which] &&
+	    sqlite3_prepare_v3(st->db, sql[which], -1, SQLITE_PREPARE_PERSISTENT, &st->tx[which],
+			       NULL) != SQLITE_OK)
+		return sqlite3_errcode(st->db);
+	rc = sqlite3_step(st->tx[which]);
+	sqlite3_reset(st->tx[which]);
+	return rc;
+}
+
 int store_begin(store *st, char *err, size_t errsz)
 {
-	if (st->tx_depth++ > 0)
+	if (st->tx_depth > 0) {
+		if (tx_exec(st, TX_SAVEPOINT) != SQLITE_DONE)
+			return fail(st, err, errsz, "savepoint");
+		st->tx_depth++;
 		return 0;
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		st->tx_depth = 0;
-		return fail(st, err, errsz, "begin");
 	}
+	if (tx_exec(st, TX_BEGIN) != SQLITE_DONE)
+		return fail(st, err, errsz, "begin");
+	st->tx_depth = 1;
 	return 0;
 }
 
@@ -368,22 +393,44 @@ int store_commit(store *st, char *err, size_t errsz)
 {
 	if (st->tx_depth <= 0)
 		return 0;
-	if (--st->tx_depth > 0)
+	if (st->tx_depth > 1) {
+		if (tx_exec(st, TX_RELEASE) != SQLITE_DONE) {
+			fail(st, err, errsz, "release");
+			store_rollback(st);
+			return -1;
+		}
+		st->tx_depth--;
 		return 0;
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+	}
+	st->tx_depth = 0;
+	if (tx_exec(st, TX_COMMIT) != SQLITE_DONE) {
 		fail(st, err, errsz, "commit");
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		if (!sqlite3_get_autocommit(st->db))
+			tx_exec(st, TX_ROLLBACK);
 		return -1;
 	}
 	return 0;
+}
+
+int store_in_tx(const store *st)
+{
+	return st->tx_depth > 0;
 }
 
 void store_rollback(store *st)
 {
 	if (st->tx_depth <= 0)
 		return;
+	if (st->tx_depth > 1 && !sqlite3_get_autocommit(st->db)) {
+		/* undo the savepoint only: the enclosing transaction goes on */
+		tx_exec(st, TX_ROLLBACK_TO);
+		tx_exec(st, TX_RELEASE);
+		st->tx_depth--;
+		return;
+	}
 	st->tx_depth = 0;
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	if (!sqlite3_get_autocommit(st->db))
+		tx_exec(st, TX_ROLLBACK);
 }
 
 int store_kb_upsert(store *st, const kb_list *entries, char *err, size_t errsz)

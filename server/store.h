@@ -49,11 +49,17 @@ int store_backup(store *st, const char *path, char *err, size_t errsz);
 /* Borrowed handle for modules that run their own statements (the engine). */
 sqlite3 *store_db(store *st);
 
-/* Transactions, nestable by count: only the outermost begin/commit touches
- * SQLite. store_rollback undoes the outermost transaction. */
+/* Transactions, nestable: the outermost begin/commit is a SQLite
+ * transaction (BEGIN IMMEDIATE ... COMMIT), an inner one a savepoint, so
+ * store_rollback undoes only the innermost open one and the enclosing
+ * transaction goes on (the event loop's group commit holds many messages in
+ * one transaction; one that fails must not undo the others). A failed
+ * commit of the outermost transaction rolls it back. store_in_tx: 1 while
+ * a transaction is open. */
 int store_begin(store *st, char *err, size_t errsz);
 int store_commit(store *st, char *err, size_t errsz);
 void store_rollback(store *st);
+int store_in_tx(const store *st);
 
 /* Knowledge base. Upserts every entry by id in one transaction: all or
  * nothing, each published, each a new revision (entry_revisions) by the

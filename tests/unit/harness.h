@@ -33,5 +33,6 @@ void test_desk(void);
 void test_api(void);
 void test_redact(void);
 void test_retention(void);
+void test_batch(void);
 
 #endif

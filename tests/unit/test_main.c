@@ -20,6 +20,7 @@ int main(void)
 	test_api();
 	test_redact();
 	test_retention();
+	test_batch();
 	printf("%d passed, %d failed\n", harness_passed, harness_failed);
 	return harness_failed ? 1 : 0;
 }
