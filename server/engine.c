@@ -51,6 +51,8 @@ typedef struct ix {
 	char **fts_rows;            /* the unigram terms of each phrasing, for FTS5 */
 	/* the classifier over phrasings; NULL for very large knowledge bases */
 	model *lr;
+	uint64_t lr_key;            /* a hash of everything lr was trained on */
+	int lr_reuse;               /* lr is the previous index's: engine_reload moves it over */
 	strmap *fvocab;             /* classifier feature -> id */
 	double *fidf;
 	size_t cap_feat;
@@ -64,6 +66,7 @@ struct engine {
 	hours_config *hours;        /* NULL when the store has none */
 	int64_t (*now_unix)(void);
 	double threshold;
+	unsigned trainings;         /* classifiers trained since open (engine_trainings) */
 	sqlite3_stmt *fts;          /* the best FTS_LIMIT matches by bm25 */
 	sqlite3_stmt *fts_all;      /* every match, unranked: when there are few */
 };
@@ -420,7 +423,21 @@ static void model_values(const ix *x, const int *f, size_t n, float *v)
 /* Trains the classifier: one example per phrasing (question and
  * alternates, not answers), weighted exactly as a question is at query
  * time. */
-static int train_model(ix *x, text_analyzer *ta)
+/* FNV-1a over n bytes, continuing from h. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* Trains the classifier, or marks it to take prev's (lr_reuse) when prev was
+ * trained on exactly the same examples (training is deterministic, so it would come out the
+ * same): publishing a new answer, a review date or a category changes no
+ * phrasing, and retraining would block the event loop for nothing (about
+ * 0.3 s for the default clinic, a minute under valgrind). prev may be NULL. */
+static int train_model(ix *x, text_analyzer *ta, ix *prev)
 {
 	model_example *ex = NULL;
 	int *feats = NULL, *seen = NULL;
@@ -486,6 +503,22 @@ static int train_model(ix *x, text_analyzer *ta)
 		ex[e].val = vals + off;
 		model_values(x, ex[e].feat, (size_t)ex[e].n, vals + off);
 	}
+	/* The training input, whole: sizes, then every example's label and
+	 * feature ids (the values follow from them: IDF over the same ids). */
+	{
+		size_t dims[4] = { n_ex, used, (size_t)x->n_feat, x->n_entries };
+		x->lr_key = fnv(1469598103934665603ULL, dims, sizeof dims);
+		x->lr_key = fnv(x->lr_key, &epochs, sizeof epochs);
+		for (size_t e = 0; e < n_ex; e++) {
+			x->lr_key = fnv(x->lr_key, &ex[e].label, sizeof ex[e].label);
+			x->lr_key = fnv(x->lr_key, ex[e].feat, (size_t)ex[e].n * sizeof *ex[e].feat);
+		}
+	}
+	if (prev && prev->lr && prev->lr_key == x->lr_key) {
+		x->lr_reuse = 1;   /* taken over once the new index is sure to be used */
+		rc = 0;
+		goto out;
+	}
 	x->lr = model_train(ex, n_ex, x->n_feat, (int)x->n_entries, epochs, 1);
 	rc = x->lr ? 0 : -1;
 out:
@@ -496,7 +529,7 @@ out:
 	return rc;
 }
 
-static ix *ix_build(store *st, text_analyzer *ta, char *err, size_t errsz)
+static ix *ix_build(store *st, text_analyzer *ta, ix *prev, char *err, size_t errsz)
 {
 	ix *x = calloc(1, sizeof *x);
 	int *seen = NULL;
@@ -546,7 +579,7 @@ static ix *ix_build(store *st, text_analyzer *ta, char *err, size_t errsz)
 			norm += x->idf[x->terms[k]] * x->idf[x->terms[k]];
 		x->ph_norm[p] = sqrt(norm);
 	}
-	if (x->n_entries >= 2 && train_model(x, ta) < 0)
+	if (x->n_entries >= 2 && train_model(x, ta, prev) < 0)
 		goto oom;
 	free(seen);
 	return x;
@@ -645,7 +678,7 @@ int engine_reload(engine *e, char *err, size_t errsz)
 	if (load_hours(e, &h, err, errsz) < 0)
 		return -1;
 	load_synonyms(e);
-	if (!(x = ix_build(e->st, e->ta, err, errsz))) {
+	if (!(x = ix_build(e->st, e->ta, e->ix, err, errsz))) {
 		hours_config_free(h);
 		return -1;
 	}
@@ -653,6 +686,12 @@ int engine_reload(engine *e, char *err, size_t errsz)
 		ix_free(x);
 		hours_config_free(h);
 		return -1;
+	}
+	if (x->lr_reuse) {
+		x->lr = e->ix->lr;
+		e->ix->lr = NULL;
+	} else if (x->lr) {
+		e->trainings++;
 	}
 	ix_free(e->ix);
 	e->ix = x;
@@ -711,6 +750,11 @@ void engine_set_threshold(engine *e, double threshold)
 double engine_threshold(const engine *e)
 {
 	return e->threshold;
+}
+
+unsigned engine_trainings(const engine *e)
+{
+	return e->trainings;
 }
 
 size_t engine_entry_count(const engine *e)

@@ -80,8 +80,13 @@ int engine_open(store *st, engine **out, char *err, size_t errsz);
 void engine_free(engine *e);
 
 /* Rebuilds from the store after the knowledge base changed. On failure the
- * engine keeps its previous contents. */
+ * engine keeps its previous contents. The classifier is trained again only
+ * when what it learns from changed (the phrasings, the set of entries, the
+ * synonyms): a new answer text keeps it. */
 int engine_reload(engine *e, char *err, size_t errsz);
+
+/* How many times a classifier was trained since engine_open (for tests). */
+unsigned engine_trainings(const engine *e);
 
 /* Opening hours: the store's "hours" config (see hours.h), applied on the
  * next engine_reload/engine_open; and the wall clock (unix seconds) used to

@@ -221,6 +221,44 @@ void test_engine(void)
 	}
 	CASE_END();
 
+	CASE_BEGIN("engine: a new answer text reloads without retraining; a new phrasing retrains");
+	{
+		kb_list l = { 0 };
+		engine_decision before, after;
+		const char *q = "how do i cancel my appointment";
+		unsigned trained = engine_trainings(eng);
+		kb_entry *ent = NULL;
+		CHECK(engine_decide(eng, q, strlen(q), -1, &before, err, sizeof err) == 0);
+		CHECK(before.kind == ENGINE_ANSWER);
+		store_kb_load(st, &l, err, sizeof err);
+		for (size_t i = 0; i < l.n && before.entry; i++)
+			if (strcmp(l.v[i].id, before.entry->id) == 0)
+				ent = &l.v[i];
+		CHECK(ent != NULL);
+		if (ent) {
+			kb_list one = { .v = ent, .n = 1 };
+			char *old = ent->answer, *old_q = ent->question;
+			ent->answer = (char *)"Call us at (555) 010-2400 to cancel, any time.";
+			CHECK(store_kb_upsert(st, &one, err, sizeof err) == 0);
+			CHECK(engine_reload(eng, err, sizeof err) == 0);
+			CHECK(engine_trainings(eng) == trained);   /* the same classifier */
+			CHECK(engine_decide(eng, q, strlen(q), -1, &after, err, sizeof err) == 0);
+			CHECK(after.kind == ENGINE_ANSWER && after.entry &&
+			      strcmp(after.entry->id, ent->id) == 0);
+			CHECK(after.entry && strcmp(after.entry->answer, ent->answer) == 0);
+			CHECK(after.confidence == before.confidence);
+			/* a phrasing the classifier has not seen: trained again */
+			ent->question = (char *)"may i call off my visit";
+			CHECK(store_kb_upsert(st, &one, err, sizeof err) == 0);
+			CHECK(engine_reload(eng, err, sizeof err) == 0);
+			CHECK(engine_trainings(eng) == trained + 1);
+			ent->answer = old;
+			ent->question = old_q;
+		}
+		kb_list_free(&l);
+	}
+	CASE_END();
+
 	engine_free(eng);
 	store_close(st);
 }
