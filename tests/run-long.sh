@@ -18,7 +18,7 @@ suite long-asan node env FRONTDESK_BIN="$PWD/build-asan/frontdesk" \
 suite valgrind-unit c valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect ./build/unit-tests
 suite valgrind-server node env FRONTDESK_BIN="$PWD/tests/valgrind-frontdesk.sh" FRONTDESK_SLOW=20 \
-	node --test --test-reporter=tap --test-concurrency=2 --test-timeout=900000 \
+	node --test --test-reporter=tap --test-concurrency=2 --test-timeout=2400000 \
 	tests/integration/ tests/long/
 # libFuzzer: every target from its committed corpus, a fixed seed and a fixed number of runs,
 # so a CI run is reproducible (open-ended fuzzing: make fuzz FUZZ_SECONDS=N).
