@@ -25,6 +25,8 @@
 #define SERVER_BODY_MIN_BPS 1024
 /* Patient connections by conversation id: a power of two */
 #define SERVER_CONV_BUCKETS 16384
+/* lws's timeout on an HTTP transaction (info.timeout_secs). */
+#define SERVER_HTTP_TIMEOUT_S 20
 
 typedef struct outmsg {
 	struct outmsg *next;
@@ -759,6 +761,10 @@ static int api_run(struct lws *wsi, pss_http *pss)
 	pss->answered = 1;
 	batch_flush(s); /* the API's writes are its own, told at once */
 	api_handle(&s->api, &req, &resp);
+	/* lws armed its content timeout before LWS_CALLBACK_HTTP (and clears it
+	 * only for a request with a body): a handler slower than that (a retrain
+	 * under valgrind) would see its connection closed before the answer. */
+	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, SERVER_HTTP_TIMEOUT_S);
 	if (resp.status >= 400)
 		LOG_INFO("api: %s %s -> %d", pss->method, pss->path, resp.status);
 	free(pss->req_body);
@@ -1022,7 +1028,7 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 	info.mounts = &m_web;
 	info.vhost_name = "frontdesk";
 	info.retry_and_idle_policy = &idle_policy;
-	info.timeout_secs = 20;
+	info.timeout_secs = SERVER_HTTP_TIMEOUT_S;
 	info.ssl_cert_filepath = cfg->tls_cert;
 	info.ssl_private_key_filepath = cfg->tls_key;
 	if (cfg->tls_cert)

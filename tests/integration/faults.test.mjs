@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startServer, bin, root } from '../lib/server.mjs';
+import { startServer, bin, root, slow, startTimeoutMs } from '../lib/server.mjs';
 import { connect, openConversation, stopCleanly } from '../lib/chat.mjs';
 
 // In every patient text, and never to be found in the server's log.
@@ -30,7 +30,7 @@ function sqlite(db, sql) {
 // The log line may arrive on stderr a moment after the error frame on the socket.
 async function waitForLog(server, re, what) {
   for (let i = 0; !re.test(server.stderr()); i++) {
-    assert.ok(i < 100, `${what}: the log has no line matching ${re}:\n${server.stderr().slice(-2000)}`);
+    assert.ok(i < slow(100), `${what}: the log has no line matching ${re}:\n${server.stderr().slice(-2000)}`);
     await sleep(50);
   }
 }
@@ -41,7 +41,7 @@ function assertLogClean(server) {
 
 // Sends one message; returns { ack, reply } or { error }.
 async function ask(chat, n) {
-  return chat.ask(`what are your opening hours? ${MARKER} ${n}`, { clientId: `m${n}`, timeoutMs: 20000 });
+  return chat.ask(`what are your opening hours? ${MARKER} ${n}`, { clientId: `m${n}`, timeoutMs: slow(20000) });
 }
 
 function assertInternal(r, what) {
@@ -80,7 +80,7 @@ async function startAs(dir) {
   let out = '', err = '';
   proc.stderr.on('data', (d) => { err += d; });
   const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start:\n' + err)), 20000);
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error('server did not start:\n' + err)); }, startTimeoutMs);
     proc.stdout.on('data', (d) => {
       out += d;
       const m = out.match(/listening on http:\/\/127\.0\.0\.1:(\d+)\//);
@@ -135,7 +135,7 @@ test('a read-only database file or directory: a running server goes on, a starti
     for (const [what, fileMode, dirMode] of [['the directory is read-only', 0o600, 0o500],
       ['the file is read-only', 0o400, 0o700]]) {
       chmodAll(dir, fileMode, dirMode);
-      const r = spawnSync(bin, serveArgs(dir), { encoding: 'utf8', timeout: 30000, ...asUser });
+      const r = spawnSync(bin, serveArgs(dir), { encoding: 'utf8', timeout: slow(30000), ...asUser });
       assert.equal(r.status, 1, `${what}: exit status ${r.status} ${r.signal}\n${r.stderr}`);
       assert.doesNotMatch(r.stdout, /listening/, `${what}: never listens`);
       assert.ok(r.stderr.includes(db), `${what}: the message names the file: ${r.stderr}`);

@@ -15,12 +15,13 @@
 // at most PACE_BURST frames at once and then one per PACE_MS. `{ pace: false }` turns it off.
 import WebSocket from 'ws';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { slow } from './server.mjs';
 
 export const SUBPROTOCOL = 'frontdesk-chat';
 export const REPLY_TYPES = ['answer', 'handoff', 'emergency'];
 const PACE_BURST = 8;
 const PACE_MS = 1100;
-const DEFAULT_TIMEOUT = 10000;
+const DEFAULT_TIMEOUT = slow(10000); // a bound on waiting for the server (FRONTDESK_SLOW)
 
 export function wsUrl(server, path = '/ws') {
   return `ws://127.0.0.1:${server.port}${path}`;
@@ -30,7 +31,7 @@ export function wsUrl(server, path = '/ws') {
 // Never rejects: refusing the handshake is an expected outcome in some tests.
 export function tryConnect(server, { origin = server.origin, protocol = SUBPROTOCOL, path = '/ws', headers } = {}) {
   return new Promise((resolve) => {
-    const opts = { headers, handshakeTimeout: 10000 };
+    const opts = { headers, handshakeTimeout: slow(10000) };
     if (origin !== null && origin !== undefined) opts.origin = origin;
     const ws = new WebSocket(wsUrl(server, path), protocol === null ? undefined : protocol, opts);
     let done = false;
@@ -211,7 +212,7 @@ export class Chat {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
       this.ws.close(1000);
     }
-    try { return await this.waitClose(5000); } catch { this.ws.terminate(); return this.closeInfo; }
+    try { return await this.waitClose(slow(5000)); } catch { this.ws.terminate(); return this.closeInfo; }
   }
 }
 

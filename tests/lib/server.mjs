@@ -10,6 +10,15 @@ import { fileURLToPath } from 'node:url';
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const bin = process.env.FRONTDESK_BIN || path.join(root, 'build/frontdesk');
 
+// FRONTDESK_SLOW=N says the server runs about N times slower than usual: tests/run-long.sh sets
+// it for the server under valgrind. Only the bounds a test waits within for the server (start-up,
+// a reply, a close, a log line) are multiplied by it, never what a test asserts or the pauses
+// that wait for the server's wall clock (a rate limit refilling, a session expiring).
+export const SLOW = Math.max(1, Number(process.env.FRONTDESK_SLOW) || 1);
+export function slow(ms) { return ms * SLOW; }
+// How long a server may take to print "listening" (FRONTDESK_START_TIMEOUT_MS overrides).
+export const startTimeoutMs = Number(process.env.FRONTDESK_START_TIMEOUT_MS) || slow(20000);
+
 // Returns { url, port, origin, db, dir, proc, stop(), stderr() }.
 // extraArgs are appended to `frontdesk serve`.
 export async function startServer(extraArgs = [], { keepDir } = {}) {
@@ -21,7 +30,8 @@ export async function startServer(extraArgs = [], { keepDir } = {}) {
   let out = '', err = '', scheme = 'http';
   proc.stderr.on('data', (d) => { err += d; });
   const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start:\n' + err)), Number(process.env.FRONTDESK_START_TIMEOUT_MS || 20000));
+    // a server that did not start is killed: left running, it would hold the test run open
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error('server did not start:\n' + err)); }, startTimeoutMs);
     proc.stdout.on('data', (d) => {
       out += d;
       const m = out.match(/listening on (https?):\/\/127\.0\.0\.1:(\d+)\//);
