@@ -5,7 +5,7 @@
 #                     client at once) against the release and the ASan+UBSan builds of the server;
 #                     under valgrind, the unit tests and the server under every integration test
 #                     and the long tests (FRONTDESK_SLOW=20; the soak skips itself there); and
-#                     every libFuzzer target for 5,000 runs from a fixed seed: about 40 minutes in
+#                     every libFuzzer target for 5,000 runs from a fixed seed: about 26 minutes in
 #                     all on the 2-core CI machine. CI runs it after `make test`. Logs in
 #                     build/test-logs/; the last line is "N passed, N failed".
 

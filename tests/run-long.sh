@@ -14,8 +14,8 @@ suite long-asan node env FRONTDESK_BIN="$PWD/build-asan/frontdesk" \
 # of the CLI too. The server is ~20x slower under valgrind: FRONTDESK_SLOW=20 multiplies the
 # bounds the tests wait within (start-up, a reply, a close; tests/lib/server.mjs), never what they
 # assert; only the soak (a load test) skips itself, with the reason. Two files at a time, one per
-# core: about 20 to 25 minutes on the 2-core CI machine (admin.test.mjs, the longest file, is
-# about 16 of them). --test-timeout bounds each file (40 min), for a run that hangs.
+# core: 15 min 25 s on the 2-core CI machine (2026-11-23, docs/reliability.md; admin.test.mjs, the longest file, was
+# 16 min alone on a busy machine). --test-timeout bounds each file (40 min), for a run that hangs.
 suite valgrind-unit c valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect ./build/unit-tests
 suite valgrind-server node env FRONTDESK_BIN="$PWD/tests/valgrind-frontdesk.sh" FRONTDESK_SLOW=20 \
