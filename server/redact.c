@@ -305,41 +305,11 @@ static size_t year_at(const uchar *s, size_t n, size_t i)
 	return ndigits(s, n, i, 4) == 4 && ends(s, n, i + 4) ? i + 4 : 0;
 }
 
-/* At a month name: "March 3, 1980", "Mar. 3rd 1980", "marzo 3 de 1980"; in
- * a birth context also "March 3" and "March 1980". */
-static size_t mdate_at(const uchar *s, size_t n, size_t i, int dob)
+/* After a date's day and month ending at p: ", 1980", " of 1980", " de 1980".
+ * The end of the year; without one, p in a birth context ("March 3"), else 0. */
+static size_t year_after(const uchar *s, size_t n, size_t p, int dob)
 {
-	size_t m = month_at(s, n, i), p, d, q, y;
-	if (!m)
-		return 0;
-	p = skip_blanks(s, n, m);
-	if ((d = day_at(s, n, p))) {
-		p = d;
-		if (p < n && s[p] == ',')
-			p++;
-		p = skip_blanks(s, n, p);
-		if ((q = list_at(s, n, p, of_words)))
-			p = q;
-		if ((y = year_at(s, n, p)))
-			return y;
-		return dob ? d : 0;
-	}
-	return dob ? year_at(s, n, p) : 0;
-}
-
-/* At a day: "3 March 1980", "3rd of March, 1980", "3 de marzo de 1980"; in
- * a birth context also "3 March", "3 de marzo". */
-static size_t ddate_at(const uchar *s, size_t n, size_t i, int dob)
-{
-	size_t d = day_at(s, n, i), p, m, q, y;
-	if (!d)
-		return 0;
-	p = skip_blanks(s, n, d);
-	if ((q = list_at(s, n, p, of_words)))
-		p = q;
-	if (!(m = month_at(s, n, p)))
-		return 0;
-	p = m;
+	size_t q, y, end = p;
 	if (p < n && s[p] == ',')
 		p++;
 	p = skip_blanks(s, n, p);
@@ -347,7 +317,35 @@ static size_t ddate_at(const uchar *s, size_t n, size_t i, int dob)
 		p = q;
 	if ((y = year_at(s, n, p)))
 		return y;
-	return dob ? m : 0;
+	return dob ? end : 0;
+}
+
+/* At a month name: "March 3, 1980", "Mar. 3rd 1980", "marzo 3 de 1980"; in
+ * a birth context also "March 3" and "March 1980". */
+static size_t mdate_at(const uchar *s, size_t n, size_t i, int dob)
+{
+	size_t m = month_at(s, n, i), p, d;
+	if (!m)
+		return 0;
+	p = skip_blanks(s, n, m);
+	if ((d = day_at(s, n, p)))
+		return year_after(s, n, d, dob);
+	return dob ? year_at(s, n, p) : 0;
+}
+
+/* At a day: "3 March 1980", "3rd of March, 1980", "3 de marzo de 1980"; in
+ * a birth context also "3 March", "3 de marzo". */
+static size_t ddate_at(const uchar *s, size_t n, size_t i, int dob)
+{
+	size_t d = day_at(s, n, i), p, m, q;
+	if (!d)
+		return 0;
+	p = skip_blanks(s, n, d);
+	if ((q = list_at(s, n, p, of_words)))
+		p = q;
+	if (!(m = month_at(s, n, p)))
+		return 0;
+	return year_after(s, n, m, dob);
 }
 
 static int dm_ok(int a, int b)
