@@ -7,6 +7,8 @@
 
 #include <stdio.h>
 
+#include <jansson.h>
+
 extern int harness_passed, harness_failed, harness_case_failed;
 extern const char *harness_case;
 
@@ -19,6 +21,18 @@ extern const char *harness_case;
 #define CHECKF(cond, ...) do { if (!(cond)) { harness_case_failed = 1; \
 	fprintf(stderr, "  %s:%d: %s: ", __FILE__, __LINE__, harness_case); \
 	fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+
+/* The frames one call of a chat or desk handler emits, parsed (duplicate keys
+ * refused: a NULL). frames_collect is the handlers' emit callback (user: a
+ * frames); frames_clear releases them. */
+typedef struct frames {
+	json_t *v[16];
+	size_t n;
+} frames;
+void frames_collect(void *user, const char *frame, size_t len);
+void frames_clear(frames *f);
+/* The type of frame i, "" if there is none. */
+const char *frames_type(const frames *f, size_t i);
 
 void test_text(void);
 void test_kbfile(void);

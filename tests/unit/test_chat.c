@@ -14,31 +14,6 @@ static int64_t fake_clock(void)
 	return fake_now;
 }
 
-/* Frames emitted by one chat_handle call. */
-typedef struct frames {
-	json_t *v[16];
-	size_t n;
-} frames;
-
-static void collect(void *user, const char *frame, size_t len)
-{
-	frames *f = user;
-	if (f->n < 16)
-		f->v[f->n++] = json_loadb(frame, len, 0, NULL);
-}
-
-static void clear(frames *f)
-{
-	for (size_t i = 0; i < f->n; i++)
-		json_decref(f->v[i]);
-	f->n = 0;
-}
-
-static const char *type_of(const frames *f, size_t i)
-{
-	return i < f->n ? json_string_value(json_object_get(f->v[i], "type")) : "";
-}
-
 static const char *str_of(const frames *f, size_t i, const char *key)
 {
 	const char *s = i < f->n ? json_string_value(json_object_get(f->v[i], key)) : NULL;
@@ -47,8 +22,8 @@ static const char *str_of(const frames *f, size_t i, const char *key)
 
 static void send(chat_ctx *ctx, chat_session *s, frames *f, const char *frame)
 {
-	clear(f);
-	chat_handle(ctx, s, frame, strlen(frame), collect, f);
+	frames_clear(f);
+	chat_handle(ctx, s, frame, strlen(frame), frames_collect, f);
 }
 
 void test_chat(void)
@@ -71,13 +46,13 @@ void test_chat(void)
 
 	CASE_BEGIN("chat: message before hello is refused with no_session");
 	send(&ctx, &s, &f, "{\"type\":\"message\",\"text\":\"hi\"}");
-	CHECK(f.n == 1 && strcmp(type_of(&f, 0), "error") == 0 &&
+	CHECK(f.n == 1 && strcmp(frames_type(&f, 0), "error") == 0 &&
 	      strcmp(str_of(&f, 0, "code"), "no_session") == 0);
 	CASE_END();
 
 	CASE_BEGIN("chat: hello starts a conversation with an unguessable token");
 	send(&ctx, &s, &f, "{\"type\":\"hello\"}");
-	CHECK(f.n == 1 && strcmp(type_of(&f, 0), "welcome") == 0);
+	CHECK(f.n == 1 && strcmp(frames_type(&f, 0), "welcome") == 0);
 	CHECK(strlen(str_of(&f, 0, "token")) == 64 && strncmp(str_of(&f, 0, "conversation"), "c_", 2) == 0);
 	CHECK(json_array_size(json_object_get(f.v[0], "history")) == 0);
 	CHECK(json_is_false(json_object_get(f.v[0], "resumed")));
@@ -87,8 +62,8 @@ void test_chat(void)
 	CASE_BEGIN("chat: a question is acknowledged, then answered from the hours entry");
 	fake_now += 2000000;
 	send(&ctx, &s, &f, "{\"type\":\"message\",\"text\":\"what are your opening hours?\",\"client_id\":\"c1\"}");
-	CHECK(f.n == 2 && strcmp(type_of(&f, 0), "ack") == 0 && strcmp(str_of(&f, 0, "client_id"), "c1") == 0);
-	CHECK(strcmp(type_of(&f, 1), "answer") == 0 && strncmp(str_of(&f, 1, "entry"), "hours", 5) == 0);
+	CHECK(f.n == 2 && strcmp(frames_type(&f, 0), "ack") == 0 && strcmp(str_of(&f, 0, "client_id"), "c1") == 0);
+	CHECK(strcmp(frames_type(&f, 1), "answer") == 0 && strncmp(str_of(&f, 1, "entry"), "hours", 5) == 0);
 	CHECK(json_integer_value(json_object_get(f.v[1], "reply_to")) ==
 	      json_integer_value(json_object_get(f.v[0], "id")));
 	reply_id = json_integer_value(json_object_get(f.v[1], "id"));
@@ -97,20 +72,20 @@ void test_chat(void)
 
 	CASE_BEGIN("chat: off-topic is handed off, a person request too, an emergency gets 911");
 	send(&ctx, &s, &f, "{\"type\":\"message\",\"text\":\"what is the capital of france\"}");
-	CHECK(strcmp(type_of(&f, 1), "handoff") == 0 && strcmp(str_of(&f, 1, "reason"), "low_confidence") == 0);
+	CHECK(strcmp(frames_type(&f, 1), "handoff") == 0 && strcmp(str_of(&f, 1, "reason"), "low_confidence") == 0);
 	send(&ctx, &s, &f, "{\"type\":\"message\",\"text\":\"can I talk to a real person\"}");
-	CHECK(strcmp(type_of(&f, 1), "handoff") == 0 && strcmp(str_of(&f, 1, "reason"), "asked_for_person") == 0);
+	CHECK(strcmp(frames_type(&f, 1), "handoff") == 0 && strcmp(str_of(&f, 1, "reason"), "asked_for_person") == 0);
 	send(&ctx, &s, &f, "{\"type\":\"message\",\"text\":\"I have chest pain\"}");
-	CHECK(strcmp(type_of(&f, 1), "emergency") == 0 && strstr(str_of(&f, 1, "text"), "911"));
+	CHECK(strcmp(frames_type(&f, 1), "emergency") == 0 && strstr(str_of(&f, 1, "text"), "911"));
 	CASE_END();
 
 	CASE_BEGIN("chat: feedback on a reply is stored; on another's reply it is not_found");
 	snprintf(hello, sizeof hello, "{\"type\":\"feedback\",\"message\":%lld,\"helpful\":true}", (long long)reply_id);
 	send(&ctx, &s, &f, hello);
-	CHECK(strcmp(type_of(&f, 0), "feedback_ok") == 0);
+	CHECK(strcmp(frames_type(&f, 0), "feedback_ok") == 0);
 	send(&ctx, &s2, &f, "{\"type\":\"hello\"}");
 	send(&ctx, &s2, &f, hello);
-	CHECK(strcmp(type_of(&f, 0), "error") == 0 && strcmp(str_of(&f, 0, "code"), "not_found") == 0);
+	CHECK(strcmp(frames_type(&f, 0), "error") == 0 && strcmp(str_of(&f, 0, "code"), "not_found") == 0);
 	CASE_END();
 
 	CASE_BEGIN("chat: resuming with the token replays the history once, in order");
@@ -121,7 +96,7 @@ void test_chat(void)
 		snprintf(hello, sizeof hello, "{\"type\":\"hello\",\"token\":\"%s\"}", token);
 		send(&ctx, &s3, &f, hello);
 		h = json_object_get(f.v[0], "history");
-		CHECK(strcmp(type_of(&f, 0), "welcome") == 0 && json_is_true(json_object_get(f.v[0], "resumed")));
+		CHECK(strcmp(frames_type(&f, 0), "welcome") == 0 && json_is_true(json_object_get(f.v[0], "resumed")));
 		CHECK(json_array_size(h) == 8);
 		CHECK(strcmp(json_string_value(json_object_get(json_array_get(h, 0), "role")), "patient") == 0);
 		CHECK(json_is_true(json_object_get(json_array_get(h, 1), "helpful")));
@@ -149,7 +124,7 @@ void test_chat(void)
 		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 			fake_now += 2000000;
 			send(&ctx, &s, &f, bad[i][0]);
-			CHECKF(f.n == 1 && strcmp(type_of(&f, 0), "error") == 0 &&
+			CHECKF(f.n == 1 && strcmp(frames_type(&f, 0), "error") == 0 &&
 			       strcmp(str_of(&f, 0, "code"), bad[i][1]) == 0,
 			       "%s -> %s", bad[i][0], str_of(&f, 0, "code"));
 		}
@@ -162,7 +137,7 @@ void test_chat(void)
 		CHECK(strcmp(str_of(&f, 0, "code"), "too_long") == 0);
 		/* and the session still works */
 		send(&ctx, &s, &f, "{\"type\":\"message\",\"text\":\"where do I park\"}");
-		CHECK(strcmp(type_of(&f, 0), "ack") == 0);
+		CHECK(strcmp(frames_type(&f, 0), "ack") == 0);
 	}
 	CASE_END();
 
@@ -172,7 +147,7 @@ void test_chat(void)
 		fake_now += 60000000;
 		for (int i = 0; i < 30; i++) {
 			send(&ctx, &s, &f, "{\"type\":\"ping\"}");
-			if (strcmp(type_of(&f, 0), "pong") == 0)
+			if (strcmp(frames_type(&f, 0), "pong") == 0)
 				served++;
 			else if (strcmp(str_of(&f, 0, "code"), "rate_limited") == 0)
 				limited++;
@@ -180,11 +155,11 @@ void test_chat(void)
 		CHECK(served == CHAT_BURST && limited == 30 - CHAT_BURST);
 		fake_now += 3000000;
 		send(&ctx, &s, &f, "{\"type\":\"ping\"}");
-		CHECK(strcmp(type_of(&f, 0), "pong") == 0);
+		CHECK(strcmp(frames_type(&f, 0), "pong") == 0);
 	}
 	CASE_END();
 
-	clear(&f);
+	frames_clear(&f);
 	engine_free(eng);
 	store_close(st);
 }

@@ -195,30 +195,6 @@ static json_t *stf_presence(const char *name, size_t *rows)
 
 /* --- the frames one call answers with ----------------------------------------- */
 
-typedef struct frames {
-	json_t *v[16];
-	size_t n;
-} frames;
-
-static void collect(void *user, const char *frame, size_t len)
-{
-	frames *f = user;
-	if (f->n < 16)
-		f->v[f->n++] = json_loadb(frame, len, JSON_REJECT_DUPLICATES, NULL);
-}
-
-static void clear(frames *f)
-{
-	for (size_t i = 0; i < f->n; i++)
-		json_decref(f->v[i]);
-	f->n = 0;
-}
-
-static const char *type_of(const frames *f, size_t i)
-{
-	return i < f->n ? jstr(f->v[i], "type") : "";
-}
-
 static const char *str_of(const frames *f, size_t i, const char *key)
 {
 	return i < f->n ? jstr(f->v[i], key) : "";
@@ -227,13 +203,13 @@ static const char *str_of(const frames *f, size_t i, const char *key)
 /* One error frame with this code. */
 static int is_error(const frames *f, const char *code)
 {
-	return f->n == 1 && strcmp(type_of(f, 0), "error") == 0 && strcmp(str_of(f, 0, "code"), code) == 0;
+	return f->n == 1 && strcmp(frames_type(f, 0), "error") == 0 && strcmp(str_of(f, 0, "code"), code) == 0;
 }
 
 /* One ack. */
 static int is_ack(const frames *f)
 {
-	return f->n == 1 && strcmp(type_of(f, 0), "ack") == 0 && json_integer_value(json_object_get(f->v[0], "id")) > 0;
+	return f->n == 1 && strcmp(frames_type(f, 0), "ack") == 0 && json_integer_value(json_object_get(f->v[0], "id")) > 0;
 }
 
 /* --- the fixture -------------------------------------------------------------- */
@@ -257,9 +233,9 @@ typedef struct patient {
 
 static void patient_frame(patient *p, const char *frame)
 {
-	clear(&p->f);
+	frames_clear(&p->f);
 	mono_now += 1000000;
-	p->rc = chat_handle(&fx.ctx, &p->s, frame, strlen(frame), collect, &p->f);
+	p->rc = chat_handle(&fx.ctx, &p->s, frame, strlen(frame), frames_collect, &p->f);
 }
 
 /* Steals frame. */
@@ -296,8 +272,8 @@ typedef struct console {
 
 static int console_frame(console *c, const char *frame)
 {
-	clear(&c->f);
-	c->rc = desk_staff_handle(fx.d, &c->s, frame, strlen(frame), collect, &c->f);
+	frames_clear(&c->f);
+	c->rc = desk_staff_handle(fx.d, &c->s, frame, strlen(frame), frames_collect, &c->f);
 	return c->rc;
 }
 
@@ -333,7 +309,7 @@ static void console_join(console *c, const auth_user *u, int hello)
 static void console_leave(console *c)
 {
 	desk_staff_leave(fx.d, &c->s);
-	clear(&c->f);
+	frames_clear(&c->f);
 }
 
 static desk_conv state_of(const char *conv)
@@ -499,7 +475,7 @@ void test_desk(void)
 	rows = notify_pending(fx.nt);
 	patient_hello(&pn);
 	patient_say(&pn, Q_UNSURE);
-	CHECK(pn.f.n == 2 && strcmp(type_of(&pn.f, 0), "ack") == 0 && strcmp(type_of(&pn.f, 1), "handoff") == 0);
+	CHECK(pn.f.n == 2 && strcmp(frames_type(&pn.f, 0), "ack") == 0 && strcmp(frames_type(&pn.f, 1), "handoff") == 0);
 	CHECK(json_is_true(json_object_get(pn.f.v[1], "nobody_online")) &&
 	      json_is_true(json_object_get(pn.f.v[1], "leave_message")) &&
 	      !json_object_get(pn.f.v[1], "after_hours"));
@@ -510,7 +486,7 @@ void test_desk(void)
 	wall_now = T_WED_2100;
 	patient_hello(&pc);
 	patient_say(&pc, Q_UNSURE);
-	CHECK(pc.f.n == 2 && strcmp(type_of(&pc.f, 1), "handoff") == 0);
+	CHECK(pc.f.n == 2 && strcmp(frames_type(&pc.f, 1), "handoff") == 0);
 	CHECK(json_is_true(json_object_get(pc.f.v[1], "after_hours")) &&
 	      json_is_true(json_object_get(pc.f.v[1], "leave_message")) &&
 	      !json_object_get(pc.f.v[1], "nobody_online"));
@@ -548,7 +524,7 @@ void test_desk(void)
 		rows = notify_pending(fx.nt);
 		patient_frame(&pc, "{\"type\":\"leave_message\",\"name\":\"Ann Lee\",\"contact\":\"ann@example.com\","
 			      "\"text\":\"Please call me about my bill\"}");
-		CHECK(pc.rc == 0 && pc.f.n == 1 && strcmp(type_of(&pc.f, 0), "ticket_ok") == 0 &&
+		CHECK(pc.rc == 0 && pc.f.n == 1 && strcmp(frames_type(&pc.f, 0), "ticket_ok") == 0 &&
 		      json_integer_value(json_object_get(pc.f.v[0], "id")) > 0);
 		CHECK(status_is(conv_of(&pc), "ticket"));
 		CHECK(queue_pos(conv_of(&pc), &item) > 0);
@@ -565,7 +541,7 @@ void test_desk(void)
 		patient_hello(&pt);
 		patient_frame(&pt, "{\"type\":\"leave_message\",\"name\":\"Bo\",\"contact\":\"555-0199\","
 			      "\"text\":\"Is my lab result in?\"}");
-		CHECK(strcmp(type_of(&pt.f, 0), "ticket_ok") == 0);
+		CHECK(strcmp(frames_type(&pt.f, 0), "ticket_ok") == 0);
 		CHECK(status_is(conv_of(&pt), "ticket") && queue_pos(conv_of(&pt), &item) > 0);
 		CHECK(strcmp(jstr(item, "reason"), "ticket") == 0);
 		CHECK(notify_pending(fx.nt) == rows + 1);
@@ -573,7 +549,7 @@ void test_desk(void)
 		/* An emergency in a ticket nobody has taken flags it (first in the
 		 * queue) and notifies again: nobody is with that patient. */
 		patient_say(&pt, Q_EMERGENCY);
-		CHECK(strcmp(type_of(&pt.f, 1), "emergency") == 0);
+		CHECK(strcmp(frames_type(&pt.f, 1), "emergency") == 0);
 		CHECK(queue_pos(conv_of(&pt), &item) == 1 && json_is_true(json_object_get(item, "emergency")));
 		CHECK(notify_pending(fx.nt) == rows + 2);
 		json_decref(item);
@@ -611,9 +587,9 @@ void test_desk(void)
 			       "%s -> %s", before_hello[i], str_of(&cx.f, 0, "code"));
 		}
 		console_frame(&cx, "{\"type\":\"ping\"}");
-		CHECK(cx.rc == 0 && cx.f.n == 1 && strcmp(type_of(&cx.f, 0), "pong") == 0 && !cx.s.last_error);
+		CHECK(cx.rc == 0 && cx.f.n == 1 && strcmp(frames_type(&cx.f, 0), "pong") == 0 && !cx.s.last_error);
 		console_frame(&cx, "{\"type\":\"hello\"}");
-		CHECK(cx.rc == 0 && cx.f.n == 1 && strcmp(type_of(&cx.f, 0), "welcome") == 0);
+		CHECK(cx.rc == 0 && cx.f.n == 1 && strcmp(frames_type(&cx.f, 0), "welcome") == 0);
 		if (cx.f.n == 1) {
 			json_t *w = cx.f.v[0], *u = json_object_get(w, "user");
 			CHECK(strcmp(jstr(u, "name"), "joe") == 0 && strcmp(jstr(u, "display"), "Joe") == 0 &&
@@ -632,7 +608,7 @@ void test_desk(void)
 		}
 		/* the console still works */
 		console_frame(&cx, "{\"type\":\"ping\"}");
-		CHECK(cx.rc == 0 && strcmp(type_of(&cx.f, 0), "pong") == 0);
+		CHECK(cx.rc == 0 && strcmp(frames_type(&cx.f, 0), "pong") == 0);
 	}
 	CASE_END();
 
@@ -645,7 +621,7 @@ void test_desk(void)
 		last = json_integer_value(json_object_get(cx.f.v[0], "last_event"));
 		/* everything since the first event of pc (its own queue history) */
 		console_send(&cx, "{\"type\":\"open\",\"conversation\":\"%s\"}", conv_of(&pc));
-		CHECK(strcmp(type_of(&cx.f, 0), "transcript") == 0);
+		CHECK(strcmp(frames_type(&cx.f, 0), "transcript") == 0);
 		since = json_integer_value(json_object_get(json_array_get(json_object_get(cx.f.v[0], "events"), 0), "id"));
 		console_send(&cx, "{\"type\":\"hello\",\"since\":%lld}", (long long)since);
 		missed = json_object_get(cx.f.v[0], "missed");
@@ -663,7 +639,7 @@ void test_desk(void)
 
 	CASE_BEGIN("desk: an unclaimed chat or ticket may be resolved by anyone");
 	console_join(&cm, &fx.maria, 1);
-	CHECK(strcmp(type_of(&cm.f, 0), "welcome") == 0);
+	CHECK(strcmp(frames_type(&cm.f, 0), "welcome") == 0);
 	rec_clear(&to_pat);
 	rec_clear(&to_stf);
 	CHECK(console_send(&cm, "{\"type\":\"resolve\",\"conversation\":\"%s\"}", conv_of(&pn)) == 0 && is_ack(&cm.f));
@@ -695,7 +671,7 @@ void test_desk(void)
 		rec_clear(&to_stf);
 		patient_hello(&p1);
 		patient_say(&p1, Q_UNSURE);
-		CHECK(p1.f.n == 2 && strcmp(type_of(&p1.f, 1), "handoff") == 0 &&
+		CHECK(p1.f.n == 2 && strcmp(frames_type(&p1.f, 1), "handoff") == 0 &&
 		      strcmp(str_of(&p1.f, 1, "reason"), "low_confidence") == 0);
 		CHECK(!json_object_get(p1.f.v[1], "nobody_online") && !json_object_get(p1.f.v[1], "after_hours"));
 		conf = json_number_value(json_object_get(p1.f.v[1], "confidence"));
@@ -732,12 +708,12 @@ void test_desk(void)
 		next_ms();
 		patient_hello(&p2);
 		patient_say(&p2, Q_PERSON);
-		CHECK(strcmp(type_of(&p2.f, 1), "handoff") == 0 && strcmp(str_of(&p2.f, 1, "reason"), "asked_for_person") == 0);
+		CHECK(strcmp(frames_type(&p2.f, 1), "handoff") == 0 && strcmp(str_of(&p2.f, 1, "reason"), "asked_for_person") == 0);
 		CHECK(last_position(conv_of(&p2)) == 2 && last_position(conv_of(&p1)) == 1);
 		next_ms();
 		patient_hello(&p3);
 		patient_say(&p3, Q_EMERGENCY);
-		CHECK(strcmp(type_of(&p3.f, 1), "emergency") == 0 && strstr(str_of(&p3.f, 1, "text"), "911"));
+		CHECK(strcmp(frames_type(&p3.f, 1), "emergency") == 0 && strstr(str_of(&p3.f, 1, "text"), "911"));
 		CHECK(queue_pos(conv_of(&p3), &item) == 1 && queue_pos(conv_of(&p1), NULL) == 2 &&
 		      queue_pos(conv_of(&p2), NULL) == 3);
 		CHECK(strcmp(jstr(item, "reason"), "emergency") == 0 && json_is_true(json_object_get(item, "emergency")));
@@ -748,7 +724,7 @@ void test_desk(void)
 
 		/* another unsure question while queued: "added for the team", same place, no new webhook */
 		patient_say(&p1, "what is the capital of peru");
-		CHECK(strcmp(type_of(&p1.f, 1), "handoff") == 0 &&
+		CHECK(strcmp(frames_type(&p1.f, 1), "handoff") == 0 &&
 		      strstr(str_of(&p1.f, 1, "text"), "added that to your conversation") != NULL);
 		CHECK(queue_pos(conv_of(&p1), &item) == 2 && json_array_size(json_object_get(item, "questions")) == 2);
 		json_decref(item);
@@ -760,10 +736,10 @@ void test_desk(void)
 			char hello[200];
 			snprintf(hello, sizeof hello, "{\"type\":\"hello\",\"token\":\"%s\"}", p2.token);
 			patient_frame(&again, hello);
-			CHECK(again.f.n == 2 && strcmp(type_of(&again.f, 0), "welcome") == 0 &&
-			      strcmp(type_of(&again.f, 1), "queue") == 0 &&
+			CHECK(again.f.n == 2 && strcmp(frames_type(&again.f, 0), "welcome") == 0 &&
+			      strcmp(frames_type(&again.f, 1), "queue") == 0 &&
 			      json_integer_value(json_object_get(again.f.v[1], "position")) == 3);
-			clear(&again.f);
+			frames_clear(&again.f);
 		}
 
 		/* the emergency is claimed: the others move up */
@@ -799,7 +775,7 @@ void test_desk(void)
 
 		patient_hello(&p4);
 		patient_say(&p4, Q_KNOWN);
-		CHECK(strcmp(type_of(&p4.f, 1), "answer") == 0 && status_is(conv_of(&p4), "bot"));
+		CHECK(strcmp(frames_type(&p4.f, 1), "answer") == 0 && status_is(conv_of(&p4), "bot"));
 		console_send(&cj, "{\"type\":\"claim\",\"conversation\":\"%s\"}", conv_of(&p4));
 		CHECK(is_error(&cj.f, "not_found") && status_is(conv_of(&p4), "bot"));
 	}
@@ -891,7 +867,7 @@ void test_desk(void)
 		CHECK(strcmp(jstr(json_object_get(t, "item"), "status"), "owned") == 0);
 		json_decref(t);
 		console_send(&cm, "{\"type\":\"open\",\"conversation\":\"%s\"}", conv_of(&p1));
-		CHECK(strcmp(type_of(&cm.f, 0), "transcript") == 0 &&
+		CHECK(strcmp(frames_type(&cm.f, 0), "transcript") == 0 &&
 		      has_note(json_object_get(cm.f.v[0], "events"), "Insurance: BlueCross"));
 		/* nor in the history a reconnecting patient is given */
 		{
@@ -899,11 +875,11 @@ void test_desk(void)
 			char hello[200];
 			snprintf(hello, sizeof hello, "{\"type\":\"hello\",\"token\":\"%s\"}", p1.token);
 			patient_frame(&again, hello);
-			CHECK(strcmp(type_of(&again.f, 0), "welcome") == 0 &&
+			CHECK(strcmp(frames_type(&again.f, 0), "welcome") == 0 &&
 			      json_array_size(json_object_get(again.f.v[0], "history")) > 0 &&
 			      !has_note(json_object_get(again.f.v[0], "history"), NULL));
 			CHECK(again.f.n == 1); /* owned: no queue place */
-			clear(&again.f);
+			frames_clear(&again.f);
 		}
 	}
 	CASE_END();
@@ -914,12 +890,12 @@ void test_desk(void)
 		int64_t before = notify_pending(fx.nt);
 		rec_clear(&to_stf);
 		patient_say(&p1, Q_KNOWN);
-		CHECK(p1.rc == 0 && p1.f.n == 1 && strcmp(type_of(&p1.f, 0), "ack") == 0);
+		CHECK(p1.rc == 0 && p1.f.n == 1 && strcmp(frames_type(&p1.f, 0), "ack") == 0);
 		CHECK(stf_event(conv_of(&p1), "message") != NULL);
 		patient_say(&p1, Q_UNSURE);
-		CHECK(p1.f.n == 1 && strcmp(type_of(&p1.f, 0), "ack") == 0);
+		CHECK(p1.f.n == 1 && strcmp(frames_type(&p1.f, 0), "ack") == 0);
 		patient_say(&p1, Q_EMERGENCY);
-		CHECK(p1.f.n == 2 && strcmp(type_of(&p1.f, 1), "emergency") == 0);
+		CHECK(p1.f.n == 2 && strcmp(frames_type(&p1.f, 1), "emergency") == 0);
 		CHECK(status_is(conv_of(&p1), "owned") && state_of(conv_of(&p1)).owner_id == fx.joe.id);
 		CHECK(queue_pos(conv_of(&p1), &item) > 0 && json_is_true(json_object_get(item, "emergency")));
 		json_decref(item);
@@ -929,7 +905,7 @@ void test_desk(void)
 
 	CASE_BEGIN("desk: while a chat waits, the bot still answers what it knows");
 	patient_say(&p2, Q_KNOWN);
-	CHECK(p2.f.n == 2 && strcmp(type_of(&p2.f, 0), "ack") == 0 && strcmp(type_of(&p2.f, 1), "answer") == 0 &&
+	CHECK(p2.f.n == 2 && strcmp(frames_type(&p2.f, 0), "ack") == 0 && strcmp(frames_type(&p2.f, 1), "answer") == 0 &&
 	      strncmp(str_of(&p2.f, 1, "entry"), "hours", 5) == 0);
 	CHECK(status_is(conv_of(&p2), "waiting") && queue_pos(conv_of(&p2), NULL) > 0);
 	CASE_END();
@@ -997,7 +973,7 @@ void test_desk(void)
 	      strstr(jstr(last_pat(conv_of(&p1), "handback"), "text"), "chatting with our assistant again"));
 	CHECK(stf_removed(conv_of(&p1)) && stf_event(conv_of(&p1), "handback") != NULL);
 	patient_say(&p1, Q_KNOWN);
-	CHECK(p1.f.n == 2 && strcmp(type_of(&p1.f, 1), "answer") == 0);
+	CHECK(p1.f.n == 2 && strcmp(frames_type(&p1.f, 1), "answer") == 0);
 	console_send(&cj, "{\"type\":\"reply\",\"conversation\":\"%s\",\"text\":\"one more thing\"}", conv_of(&p1));
 	CHECK(is_error(&cj.f, "not_owner"));
 	console_send(&cj, "{\"type\":\"handback\",\"conversation\":\"%s\"}", conv_of(&p1));
@@ -1020,7 +996,7 @@ void test_desk(void)
 	console_send(&cm, "{\"type\":\"claim\",\"conversation\":\"%s\"}", conv_of(&p2));
 	CHECK(is_error(&cm.f, "not_found"));
 	patient_say(&p2, Q_KNOWN);
-	CHECK(p2.f.n == 2 && strcmp(type_of(&p2.f, 1), "answer") == 0 && status_is(conv_of(&p2), "bot"));
+	CHECK(p2.f.n == 2 && strcmp(frames_type(&p2.f, 1), "answer") == 0 && status_is(conv_of(&p2), "bot"));
 	/* and a new handoff queues it again, with nobody owning it */
 	patient_say(&p2, Q_PERSON);
 	CHECK(status_is(conv_of(&p2), "waiting") && state_of(conv_of(&p2)).owner_id == 0 &&
@@ -1041,7 +1017,7 @@ void test_desk(void)
 		/* becoming an emergency while waiting is one more webhook, once */
 		rows = notify_pending(fx.nt);
 		patient_say(&pw, Q_EMERGENCY);
-		CHECK(strcmp(type_of(&pw.f, 1), "emergency") == 0 && notify_pending(fx.nt) == rows + 1);
+		CHECK(strcmp(frames_type(&pw.f, 1), "emergency") == 0 && notify_pending(fx.nt) == rows + 1);
 		patient_say(&pw, Q_EMERGENCY);
 		CHECK(notify_pending(fx.nt) == rows + 1);
 		{
@@ -1066,7 +1042,7 @@ void test_desk(void)
 		console_leave(&cj);
 		CHECK(stf_presence("joe", &n) == NULL && n == 1 && stf_presence("maria", &n) != NULL);
 		CHECK(console_send(&cm, "{\"type\":\"resolve\",\"conversation\":\"%s\"}", conv_of(&pw)) == 0);
-		clear(&pw.f);
+		frames_clear(&pw.f);
 	}
 	CASE_END();
 
@@ -1076,13 +1052,13 @@ void test_desk(void)
 		console_join(&cx, &fx.joe, 0);
 		for (int i = 0; i < 200; i++) {
 			console_frame(&cx, "{\"type\":\"ping\"}");
-			if (strcmp(type_of(&cx.f, 0), "pong") == 0) {
+			if (strcmp(frames_type(&cx.f, 0), "pong") == 0) {
 				served++;
 			} else if (is_error(&cx.f, "rate_limited") && cx.rc == -1) {
 				limited++;
 			}
 			if (i < 60)
-				first_ok &= strcmp(type_of(&cx.f, 0), "pong") == 0;
+				first_ok &= strcmp(frames_type(&cx.f, 0), "pong") == 0;
 		}
 		/* 60 at once, then 20 a second: 200 pings take far less than 7 s */
 		CHECKF(first_ok && limited > 0 && served + limited == 200, "served %d, limited %d", served, limited);
@@ -1091,17 +1067,17 @@ void test_desk(void)
 	CASE_END();
 
 	console_leave(&cm);
-	clear(&cm.f);
-	clear(&cm2.f);
-	clear(&cj.f);
-	clear(&ca.f);
-	clear(&cx.f);
-	clear(&pn.f);
-	clear(&pc.f);
-	clear(&pt.f);
-	clear(&p1.f);
-	clear(&p2.f);
-	clear(&p3.f);
-	clear(&p4.f);
+	frames_clear(&cm.f);
+	frames_clear(&cm2.f);
+	frames_clear(&cj.f);
+	frames_clear(&ca.f);
+	frames_clear(&cx.f);
+	frames_clear(&pn.f);
+	frames_clear(&pc.f);
+	frames_clear(&pt.f);
+	frames_clear(&p1.f);
+	frames_clear(&p2.f);
+	frames_clear(&p3.f);
+	frames_clear(&p4.f);
 	fixture_close();
 }

@@ -5,6 +5,26 @@
 int harness_passed, harness_failed, harness_case_failed;
 const char *harness_case;
 
+void frames_collect(void *user, const char *frame, size_t len)
+{
+	frames *f = user;
+	if (f->n < 16)
+		f->v[f->n++] = json_loadb(frame, len, JSON_REJECT_DUPLICATES, NULL);
+}
+
+void frames_clear(frames *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		json_decref(f->v[i]);
+	f->n = 0;
+}
+
+const char *frames_type(const frames *f, size_t i)
+{
+	const char *t = i < f->n ? json_string_value(json_object_get(f->v[i], "type")) : NULL;
+	return t ? t : "";
+}
+
 int main(void)
 {
 	test_text();
