@@ -53,5 +53,5 @@ export async function launchBrowser({ strict = false } = {}) {
     await browser.close().catch(() => {});
   }
 
-  return { browser, newPage, problems, close };
+  return { newPage, problems, close };
 }
