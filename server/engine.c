@@ -16,11 +16,14 @@
 #define MAX_QUERY_TERMS (TEXT_MAX_WORDS * 2)
 #define MAX_FEATS (TEXT_MAX_WORDS * 12)  /* classifier features of one text */
 #define FTS_TERMS 6           /* rarest terms sent to FTS5: ranking cost grows with matches */
+#define FTS_ANCHORS 3         /* terms tried as anchors when all are common */
+#define FTS_ANCHOR_DF 10000   /* beside an anchor, terms in more entries are left out */
 #define FTS_LIMIT 40          /* entries retrieved */
-#define FTS_ROW_BUDGET 10000  /* entries FTS5 may have to rank for one question */
+#define FTS_ROW_BUDGET 1000   /* entries FTS5 may rank for one question, before anchors */
 #define ANSWER_WEIGHT 0.8     /* matching an answer counts less than a phrasing */
 #define MODEL_EPOCHS 30
 #define MODEL_MIN_EPOCHS 5
+#define MODEL_MIN_SEEN 20     /* epochs x phrasings per entry, or no classifier */
 #define MODEL_BUDGET 6e7      /* phrasings x entries x epochs: about 3 s of training */
 #define MODEL_SHARE 0.5       /* score = probability^share * similarity^(1-share) */
 
@@ -453,7 +456,12 @@ static int train_model(ix *x, text_analyzer *ta, ix *prev)
 	epochs = MODEL_EPOCHS;
 	if ((double)n_phr * (double)x->n_entries * MODEL_EPOCHS > MODEL_BUDGET)
 		epochs = (int)(MODEL_BUDGET / ((double)n_phr * (double)x->n_entries));
-	if (epochs < MODEL_MIN_EPOCHS)
+	/* An entry must be seen often enough to be learnt: 5 epochs over 3,000
+	 * entries of one phrasing each leave every probability near 1/3,000,
+	 * and the score (a geometric mean with it) would hand off even an
+	 * entry's own question. */
+	if (epochs < MODEL_MIN_EPOCHS ||
+	    (double)epochs * (double)n_phr < MODEL_MIN_SEEN * (double)x->n_entries)
 		return 0;
 	if (!(x->fvocab = strmap_new()))
 		return -1;
@@ -845,20 +853,19 @@ static void answer_hours(engine *e, const char *text, size_t len, engine_decisio
 		out->confidence = e->threshold;
 }
 
-/* The FTS5 query for a question into match: its known unigrams, rarest
- * first, each quoted (patient text never becomes FTS5 syntax), at most
- * FTS_TERMS, and no more once they would make FTS5 rank over FTS_ROW_BUDGET
- * entries: ranking cost grows with the rows matched, and a common word adds
- * little to a rare one (df is recovered from idf = ln(1 + N/df)). Returns the
- * length written; 0 means there is nothing to search for. */
-/* Writes the MATCH expression; *rows gets the number of entries it can
- * match at most (the sum of the terms' entry counts). */
-static size_t fts_query(const ix *x, const char *const *terms, size_t n, char *match,
-			size_t size, double *rows_out)
+/* The question's terms FTS5 is asked for: its known unigrams, rarest first,
+ * at most FTS_TERMS, each with the number of entries it is in (df,
+ * recovered from idf = ln(1 + N/df)). */
+typedef struct fts_plan {
+	size_t n;
+	const char *term[FTS_TERMS];
+	double df[FTS_TERMS];
+} fts_plan;
+
+static void fts_plan_make(const ix *x, const char *const *terms, size_t n, fts_plan *plan)
 {
 	struct { int id; const char *term; } pick[TEXT_MAX_WORDS];
-	size_t np = 0, used = 0;
-	double rows = 0;
+	size_t np = 0;
 
 	for (size_t t = 0; t < n; t++) {
 		int id = strmap_get(x->vocab, terms[t], -1), dup = 0;
@@ -877,16 +884,22 @@ static size_t fts_query(const ix *x, const char *const *terms, size_t n, char *m
 			pick[b - 1].id = id;
 			pick[b - 1].term = term;
 		}
-	match[0] = '\0';
-	for (size_t k = 0; k < np && k < FTS_TERMS; k++) {
-		rows += (double)x->n_entries / (exp(x->idf[pick[k].id]) - 1.0);
-		if (k > 0 && rows > FTS_ROW_BUDGET)
-			break;
-		used += (size_t)snprintf(match + used, size - used, "%s\"%s\"", used ? " OR " : "",
-					 pick[k].term);
+	plan->n = np < FTS_TERMS ? np : FTS_TERMS;
+	for (size_t k = 0; k < plan->n; k++) {
+		plan->term[k] = pick[k].term;
+		plan->df[k] = (double)x->n_entries / (exp(x->idf[pick[k].id]) - 1.0);
 	}
-	*rows_out = rows;
-	return used;
+}
+
+/* The MATCH expression of the plan's first k terms into match, each quoted
+ * (patient text never becomes FTS5 syntax), joined by OR or AND. */
+static void fts_match(const fts_plan *plan, size_t k, int all, char *match, size_t size)
+{
+	size_t used = 0;
+	match[0] = '\0';
+	for (size_t i = 0; i < k && used < size; i++)
+		used += (size_t)snprintf(match + used, size - used, "%s\"%s\"",
+					 i == 0 ? "" : all ? " AND " : " OR ", plan->term[i]);
 }
 
 typedef struct cand {
@@ -900,6 +913,113 @@ static int cmp_cand(const void *a, const void *b)
 	if (x != y)
 		return x < y ? 1 : -1;
 	return ((const cand *)a)->entry - ((const cand *)b)->entry;
+}
+
+
+static void cands_clear(cand *cands, size_t *ncand, int *cand_of_entry)
+{
+	for (size_t c = 0; c < *ncand; c++)
+		cand_of_entry[cands[c].entry] = -1;
+	*ncand = 0;
+}
+
+/* Up to limit entries of one MATCH join the candidates. Returns SQLITE_DONE
+ * or SQLite's error code. */
+static int fts_run(sqlite3_stmt *stmt, const ix *x, const char *match, int limit, cand *cands,
+		   size_t *ncand, int *cand_of_entry)
+{
+	int step = SQLITE_DONE;
+	sqlite3_bind_text(stmt, 1, match, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 2, limit);
+	while (*ncand < (size_t)limit && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+		sqlite3_int64 row = sqlite3_column_int64(stmt, 0);
+		if (row < 1 || (size_t)row > x->n_entries)
+			continue;
+		int ent = (int)row - 1;
+		if (cand_of_entry[ent] < 0) {
+			cand_of_entry[ent] = (int)*ncand;
+			cands[(*ncand)++] = (cand){ ent, 0 };
+		}
+	}
+	sqlite3_reset(stmt);
+	return step == SQLITE_ROW ? SQLITE_DONE : step;
+}
+
+/* "t_a" AND ("t_1" OR ... every other term): the entries with term a and
+ * at least one more, which bm25 ranks by how many more. */
+static void fts_anchored(const fts_plan *plan, size_t a, char *match, size_t size)
+{
+	size_t used = (size_t)snprintf(match, size, "\"%s\" AND (", plan->term[a]);
+	for (size_t i = 0, k = 0; i < plan->n && used < size; i++)
+		if (i != a && (k == 0 || plan->df[i] <= FTS_ANCHOR_DF))
+			used += (size_t)snprintf(match + used, size - used, "%s\"%s\"",
+						 k++ ? " OR " : "", plan->term[i]);
+	if (used < size)
+		snprintf(match + used, size - used, ")");
+}
+
+/* FTS5's candidates for the plan, at most FTS_LIMIT. FTS5 ranks every entry a
+ * query matches (bm25, linear: about 1 ms per 1,000 entries, 40 ms for "what"
+ * on 100,000), so what it is asked depends on how common the terms are, and
+ * a question's cost grows with the log of the knowledge base's size, not
+ * with its size (docs/performance.md, scenario 4):
+ * - terms that match FTS_ROW_BUDGET entries in all: all of them, OR'ed (on
+ *   a few hundred entries, every question). When they can match no more
+ *   than FTS_LIMIT, unranked: ranking costs FTS5 a sorter query of its own,
+ *   and they are all kept anyway;
+ * - else each of the (up to FTS_ANCHORS) rarest terms that is within the
+ *   budget anchors a query of the entries that have it and at least one
+ *   other term ("dermatology" AND (newborn OR home OR visit)), bm25 ranking
+ *   them by how many; their best share the FTS_LIMIT places. On generated
+ *   knowledge bases of 10,000 and 100,000 entries this finds the right entry
+ *   more often than ranking everything did (p@1 0.68 -> 0.72);
+ * - else (every term common) the entries with all of the terms, then all but
+ *   the most common, down to two;
+ * - and when no entry has two of them, any FTS_LIMIT entries with the
+ *   rarest, unranked: no word of the question tells entries apart.
+ * Returns SQLITE_DONE or SQLite's error code. */
+static int fts_candidates(const engine *e, const fts_plan *plan, cand *cands, size_t *ncand,
+			  int *cand_of_entry)
+{
+	char match[FTS_TERMS * (TEXT_MAX_WORD + 8) + 1];
+	double rows = 0;
+	size_t k = 0;
+	int rc;
+
+	for (k = 0; k < plan->n; k++)
+		rows += plan->df[k];
+	if (rows <= FTS_ROW_BUDGET) {
+		fts_match(plan, plan->n, 0, match, sizeof match);
+		if (rows <= FTS_LIMIT) {
+			rc = fts_run(e->fts_all, e->ix, match, FTS_LIMIT + 1, cands, ncand, cand_of_entry);
+			if (rc != SQLITE_DONE || *ncand <= FTS_LIMIT)
+				return rc;
+			cands_clear(cands, ncand, cand_of_entry); /* more after all */
+		}
+		return fts_run(e->fts, e->ix, match, FTS_LIMIT, cands, ncand, cand_of_entry);
+	}
+	for (k = 0; k < plan->n && k < FTS_ANCHORS && plan->df[k] <= FTS_ROW_BUDGET; k++)
+		;
+	if (plan->n > 1 && k > 0) {
+		int each = FTS_LIMIT / (int)k;
+		for (size_t a = 0; a < k; a++) {
+			fts_anchored(plan, a, match, sizeof match);
+			rc = fts_run(e->fts, e->ix, match, (int)*ncand + each, cands, ncand,
+				     cand_of_entry);
+			if (rc != SQLITE_DONE)
+				return rc;
+		}
+		if (*ncand > 0)
+			return SQLITE_DONE;
+	}
+	for (k = plan->n; k >= 2; k--) {
+		fts_match(plan, k, 1, match, sizeof match);
+		rc = fts_run(e->fts, e->ix, match, FTS_LIMIT, cands, ncand, cand_of_entry);
+		if (rc != SQLITE_DONE || *ncand > 0)
+			return rc;
+	}
+	fts_match(plan, 1, 0, match, sizeof match);
+	return fts_run(e->fts_all, e->ix, match, FTS_LIMIT, cands, ncand, cand_of_entry);
 }
 
 /* For triage: a word the knowledge base itself uses is spelled right. */
@@ -927,16 +1047,14 @@ int engine_decide(engine *e, const char *text, size_t len, int lang_hint,
 	int qids[MAX_QUERY_TERMS];
 	double qnorm = 0, unknown = 0, coverage;
 	size_t nq, nknown = 0;
-	char match[FTS_TERMS * (TEXT_MAX_WORD + 8) + 1];
+	fts_plan plan;
 	const char *pattern = NULL;
 	triage_kind tk;
 	cand *cands = NULL;
 	size_t ncand = 0;
-	int rc = 0, step;
+	int rc = 0;
 	int *cand_of_entry = NULL;
 	float *prob = NULL;
-	double match_rows = 0;
-	sqlite3_stmt *stmt;
 
 	memset(out, 0, sizeof *out);
 	out->kind = ENGINE_HANDOFF;
@@ -990,7 +1108,8 @@ int engine_decide(engine *e, const char *text, size_t len, int lang_hint,
 	if (nknown == 0)
 		return 0;
 
-	if (fts_query(x, terms, tt.n, match, sizeof match, &match_rows) == 0)
+	fts_plan_make(x, terms, tt.n, &plan);
+	if (plan.n == 0)
 		return 0;
 
 	cand_of_entry = malloc(x->n_entries * sizeof *cand_of_entry);
@@ -1002,35 +1121,7 @@ int engine_decide(engine *e, const char *text, size_t len, int lang_hint,
 	}
 	for (size_t i = 0; i < x->n_entries; i++)
 		cand_of_entry[i] = -1;
-	/* Ranking by bm25 costs FTS5 a sorter query of its own; when the terms
-	 * can match no more than FTS_LIMIT entries, all of them are the best
-	 * FTS_LIMIT, so ask for them unranked (the same set: they are scored
-	 * below anyway). More rows than that after all: ask again, ranked. */
-	stmt = match_rows <= FTS_LIMIT ? e->fts_all : e->fts;
-	for (;;) {
-		sqlite3_bind_text(stmt, 1, match, -1, SQLITE_STATIC);
-		sqlite3_bind_int(stmt, 2, FTS_LIMIT + (stmt == e->fts_all));
-		while ((step = sqlite3_step(stmt)) == SQLITE_ROW && ncand < FTS_LIMIT + 1) {
-			sqlite3_int64 row = sqlite3_column_int64(stmt, 0);
-			if (row < 1 || (size_t)row > x->n_entries)
-				continue;
-			int ent = (int)row - 1;
-			if (cand_of_entry[ent] < 0) {
-				cand_of_entry[ent] = (int)ncand;
-				cands[ncand++] = (cand){ ent, 0 };
-			}
-		}
-		sqlite3_reset(stmt);
-		if (step == SQLITE_ROW)
-			step = SQLITE_DONE;
-		if (stmt == e->fts || ncand <= FTS_LIMIT || step != SQLITE_DONE)
-			break;
-		for (size_t c = 0; c < ncand; c++)
-			cand_of_entry[cands[c].entry] = -1;
-		ncand = 0;
-		stmt = e->fts;
-	}
-	if (step != SQLITE_DONE) {
+	if (fts_candidates(e, &plan, cands, &ncand, cand_of_entry) != SQLITE_DONE) {
 		snprintf(err, errsz, "search: %s", sqlite3_errmsg(store_db(e->st)));
 		rc = -1;
 		goto out;

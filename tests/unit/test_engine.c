@@ -100,6 +100,81 @@ static void answers_table(engine *eng)
 	CASE_END();
 }
 
+/* A knowledge base far bigger than the clinic's, where every word of a
+ * question is in hundreds or thousands of entries: FTS5 is then asked
+ * per rare word rather than for everything (engine.c, fts_candidates),
+ * and must still find the one entry that has them all. */
+static void big_kb(void)
+{
+	static const char *const who[] = { "newborn", "senior", "adult", "teen", "family",
+		"women", "men", "veteran", "athlete", "student", "prenatal", "pediatric" };
+	static const char *const what[] = { "allergy", "cardiology", "dermatology",
+		"endocrinology", "gastroenterology", "hearing", "vision", "nutrition", "sleep",
+		"asthma", "diabetes", "thyroid", "kidney", "liver", "lung", "rhythm", "cholesterol",
+		"spine", "migraine", "memory", "mood", "anxiety", "weight", "smoking", "pregnancy",
+		"fertility", "menopause", "prostate", "bladder", "cancer", "mole", "acne",
+		"eczema", "psoriasis", "wound", "foot", "knee", "shoulder", "hip", "speech",
+		"vaccine", "travel", "sports", "concussion", "arthritis", "osteoporosis",
+		"anemia", "immunology", "infection", "lactation", "genetic", "hormone", "vein" };
+	static const char *const how[] = { "home", "clinic", "phone", "video", "group" };
+	const size_t n = (sizeof who / sizeof *who) * (sizeof what / sizeof *what) *
+			 (sizeof how / sizeof *how);
+	kb_list l = { 0 };
+	store *st = NULL;
+	engine *eng = NULL;
+	engine_decision d;
+	char err[256], want[64];
+	const char *q;
+
+	CASE_BEGIN("engine: a knowledge base of thousands of entries sharing their words loads");
+	l.v = calloc(n, sizeof *l.v);
+	CHECK(l.v != NULL);
+	for (size_t i = 0; l.v && i < n; i++) {
+		char id[32], text[160];
+		const char *a = who[i % 12], *b = what[(i / 12) % (sizeof what / sizeof *what)],
+			   *c = how[i / (12 * (sizeof what / sizeof *what))];
+		snprintf(id, sizeof id, "visit-%zu", i);
+		snprintf(text, sizeof text, "How do I book a %s %s %s visit?", a, b, c);
+		l.v[i].id = strdup(id);
+		l.v[i].question = strdup(text);
+		l.v[i].answer = strdup("Book it in the patient portal or call the front desk.");
+		l.v[i].category = strdup("appointments");
+		l.v[i].lang = strdup("en");
+		l.n++;
+		if (strcmp(a, "newborn") == 0 && strcmp(b, "dermatology") == 0 &&
+		    strcmp(c, "home") == 0)
+			snprintf(want, sizeof want, "%s", id);
+	}
+	CHECK(store_open(":memory:", &st, err, sizeof err) == 0);
+	CHECK(st && store_kb_upsert(st, &l, err, sizeof err) == 0);
+	CHECK(st && engine_open(st, &eng, err, sizeof err) == 0);
+	CHECK(eng && engine_entry_count(eng) == n);
+	CASE_END();
+	kb_list_free(&l);
+
+	if (eng) {
+		CASE_BEGIN("engine: on a big knowledge base, the entry with all the words ranks first");
+		q = "reserve a newborn dermatology home visit slot";
+		CHECK(engine_decide(eng, q, strlen(q), -1, &d, err, sizeof err) == 0);
+		CHECKF(d.n_matches > 0 && strcmp(d.matches[0].entry->id, want) == 0, "got %s",
+		       d.n_matches ? d.matches[0].entry->id : "nothing");
+		q = "can I book a dermatology home visit for my newborn";
+		CHECK(engine_decide(eng, q, strlen(q), -1, &d, err, sizeof err) == 0);
+		CHECKF(d.kind == ENGINE_ANSWER && strcmp(d.entry->id, want) == 0, "got %s %.3f %s",
+		       engine_kind_name(d.kind), d.confidence, d.n_matches ? d.matches[0].entry->id : "nothing");
+		CASE_END();
+
+		CASE_BEGIN("engine: on a big knowledge base, a word every entry has is handed off");
+		q = "visit";
+		CHECK(engine_decide(eng, q, strlen(q), -1, &d, err, sizeof err) == 0);
+		CHECKF(d.kind == ENGINE_HANDOFF, "got %s %.3f", engine_kind_name(d.kind),
+		       d.confidence);
+		CASE_END();
+	}
+	engine_free(eng);
+	store_close(st);
+}
+
 void test_engine(void)
 {
 	store *st = NULL;
@@ -261,4 +336,5 @@ void test_engine(void)
 
 	engine_free(eng);
 	store_close(st);
+	big_kb();
 }
