@@ -4,6 +4,8 @@
 #include "triage.h"
 
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "strmap.h"
@@ -104,11 +106,15 @@ static const char *const person[] = {
 	NULL,
 };
 
+#define MAX_TOKENS 1024           /* distinct pattern words */
+#define TOKEN_WORDS (MAX_TOKENS / 64)
+
 /* Patterns are compiled once, on first use, into token arrays that point
  * into the string literals above: the hot path then does no parsing. */
 typedef struct ptok {
 	const char *s;
 	unsigned char len, star;
+	unsigned short id;        /* the same word (and star) has the same id */
 } ptok;
 
 typedef struct pseq {
@@ -126,12 +132,52 @@ typedef struct word {
 	const char *s;
 	size_t len;
 	int exact;                /* spelled right: matched exactly, never forgiven */
+	uint64_t tok[TOKEN_WORDS];  /* the pattern words it matches, a bit per id */
 } word;
 
 #define MAX_PATTERNS 512
 static pattern compiled[2][MAX_PATTERNS];
 static size_t n_compiled[2];
 static pthread_once_t compiled_once = PTHREAD_ONCE_INIT;
+
+/* The distinct pattern words, so that a question's words are matched
+ * against each once (not once per pattern that uses it): exact words and
+ * starred prefixes by hash, and only the words typos are forgiven in (5
+ * letters or more) one by one. */
+static ptok tokens[MAX_TOKENS];
+static size_t n_tokens;
+static strmap *token_exact, *token_prefix;  /* word -> id; NULL: out of memory */
+static unsigned short fuzzy[MAX_TOKENS];    /* ids of words of 5 letters or more */
+static size_t n_fuzzy;
+static size_t prefix_min = TEXT_MAX_WORD, prefix_max;
+
+static unsigned short token_id(const ptok *t)
+{
+	char key[TEXT_MAX_WORD + 1];
+	strmap *m = t->star ? token_prefix : token_exact;
+	int id = -1;
+	if (!m)
+		return 0;
+	snprintf(key, sizeof key, "%.*s", (int)t->len, t->s);
+	if ((id = strmap_get(m, key, -1)) >= 0)
+		return (unsigned short)id;
+	if (n_tokens == MAX_TOKENS || strmap_put(m, key, (int)n_tokens) < 0) {
+		/* out of memory (or too many words): matches() goes the slow way */
+		strmap_free(token_exact);
+		strmap_free(token_prefix);
+		token_exact = token_prefix = NULL;
+		return 0;
+	}
+	tokens[n_tokens] = *t;
+	tokens[n_tokens].id = (unsigned short)n_tokens;
+	if (t->len >= 5)
+		fuzzy[n_fuzzy++] = (unsigned short)n_tokens;
+	if (t->star && t->len < prefix_min)
+		prefix_min = t->len;
+	if (t->star && t->len > prefix_max)
+		prefix_max = t->len;
+	return (unsigned short)n_tokens++;
+}
 
 static void compile(const char *const *src, pattern *out, size_t *n)
 {
@@ -149,6 +195,7 @@ static void compile(const char *const *src, pattern *out, size_t *n)
 				t->star = p[l - 1] == '*';
 				t->s = p;
 				t->len = (unsigned char)(l - t->star);
+				t->id = token_id(t);
 			}
 			p += l;
 			if (*p == '&' && pt->nparts < 3)
@@ -179,19 +226,52 @@ static int token_match(const word *w, const ptok *t)
 	return pl >= 5 && !w->exact && text_edit1(w->s, w->len, t->s, pl);
 }
 
+/* Which pattern words w matches: the same as token_match against each, but
+ * by hash for exact words and starred prefixes. */
+static void word_tokens(word *w)
+{
+	char key[TEXT_MAX_WORD + 1];
+	size_t len = w->len < TEXT_MAX_WORD ? w->len : TEXT_MAX_WORD;
+	int id;
+
+	memset(w->tok, 0, sizeof w->tok);
+	memcpy(key, w->s, len);
+	key[len] = '\0';
+	if ((id = strmap_get(token_exact, key, -1)) >= 0)
+		w->tok[id >> 6] |= 1ull << (id & 63);
+	for (size_t l = prefix_min; l <= prefix_max && l <= len; l++) {
+		char c = key[l];
+		key[l] = '\0';
+		if ((id = strmap_get(token_prefix, key, -1)) >= 0)
+			w->tok[id >> 6] |= 1ull << (id & 63);
+		key[l] = c;
+	}
+	if (!w->exact)
+		for (size_t f = 0; f < n_fuzzy; f++)
+			if (token_match(w, &tokens[fuzzy[f]]))
+				w->tok[fuzzy[f] >> 6] |= 1ull << (fuzzy[f] & 63);
+}
+
+static int matches(const word *w, const ptok *t)
+{
+	if (!token_exact) /* out of memory at start: the slow way */
+		return token_match(w, t);
+	return (int)(w->tok[t->id >> 6] >> (t->id & 63)) & 1;
+}
+
 /* The sequence's tokens in order in words[], with at most 3 other words
  * between consecutive tokens. */
 static int sequence_match(const pseq *q, const word *words, size_t n)
 {
 	for (size_t start = 0; start < n; start++) {
 		size_t pos, t;
-		if (!token_match(&words[start], &q->tok[0]))
+		if (!matches(&words[start], &q->tok[0]))
 			continue;
 		pos = start;
 		for (t = 1; t < q->n; t++) {
 			size_t k, found = 0;
 			for (k = pos + 1; k < n && k <= pos + 4; k++) {
-				if (token_match(&words[k], &q->tok[t])) {
+				if (matches(&words[k], &q->tok[t])) {
 					found = 1;
 					break;
 				}
@@ -206,8 +286,15 @@ static int sequence_match(const pseq *q, const word *words, size_t n)
 	return 0;
 }
 
-static int pattern_match(const pattern *pt, const word *words, size_t n)
+static int pattern_match(const pattern *pt, const word *words, size_t n, const uint64_t *any)
 {
+	/* most patterns have a word no word of the question matches */
+	for (unsigned i = 0; any && i < pt->nparts; i++)
+		for (unsigned t = 0; t < pt->part[i].n; t++) {
+			unsigned id = pt->part[i].tok[t].id;
+			if (!((any[id >> 6] >> (id & 63)) & 1))
+				return 0;
+		}
 	for (unsigned i = 0; i < pt->nparts; i++)
 		if (pt->part[i].n == 0 || !sequence_match(&pt->part[i], words, n))
 			return 0;
@@ -245,6 +332,13 @@ static strmap *common_words;   /* common[] as a hash set; NULL: out of memory */
 
 static void compile_all(void)
 {
+	token_exact = strmap_new();
+	token_prefix = strmap_new();
+	if (!token_exact || !token_prefix) {
+		strmap_free(token_exact);
+		strmap_free(token_prefix);
+		token_exact = token_prefix = NULL;
+	}
 	compile(emergency, compiled[0], &n_compiled[0]);
 	compile(person, compiled[1], &n_compiled[1]);
 	if ((common_words = strmap_new()))
@@ -268,16 +362,28 @@ triage_kind triage_check(const char *text, size_t len, triage_known_fn known, vo
 	char buf[TEXT_MAX_WORDS * (TEXT_MAX_WORD + 1)];
 	const char *raw[TEXT_MAX_WORDS];
 	word words[TEXT_MAX_WORDS];
+	uint64_t any[TOKEN_WORDS] = { 0 };  /* the pattern words some word matches */
 	size_t n = text_words(text, len, buf, sizeof buf, raw, TEXT_MAX_WORDS), m = 0;
 
 	pthread_once(&compiled_once, compile_all);
-	for (size_t i = 0; i < n; i++)
-		if (!is_false_friend(raw[i]))
-			words[m++] = (word){ raw[i], strlen(raw[i]), spelled_right(raw[i], known, ctx) };
+	for (size_t i = 0; i < n; i++) {
+		word *w = &words[m];
+		if (is_false_friend(raw[i]))
+			continue;
+		w->s = raw[i];
+		w->len = strlen(raw[i]);
+		w->exact = spelled_right(raw[i], known, ctx);
+		if (token_exact) {
+			word_tokens(w);
+			for (size_t b = 0; b < TOKEN_WORDS; b++)
+				any[b] |= w->tok[b];
+		}
+		m++;
+	}
 	/* emergencies first: "someone help, he's choking" is an emergency */
 	for (int k = 0; k < 2; k++) {
 		for (size_t i = 0; i < n_compiled[k]; i++) {
-			if (pattern_match(&compiled[k][i], words, m)) {
+			if (pattern_match(&compiled[k][i], words, m, token_exact ? any : NULL)) {
 				if (matched)
 					*matched = compiled[k][i].text;
 				return kinds[k];
