@@ -37,7 +37,7 @@ $(B) $(A):
 
 # The classifier's loops are most of its time: -O3 vectorises the ones whose
 # length is known only at run time (the entries), which -O2 leaves scalar.
-$(B)/model.o $(A)/model.o: EXTRA_OPT = -O3
+$(B)/model.o: EXTRA_OPT = -O3
 
 $(B)/%.o: server/%.c server/*.h | $(B)
 	$(CC) $(CFLAGS) $(EXTRA_OPT) -DNDEBUG $(WARN) $(PKG_CFLAGS) -c $< -o $@
