@@ -722,8 +722,8 @@ int engine_open(store *st, engine **out, char *err, size_t errsz)
 	if (engine_reload(e, err, errsz) < 0)
 		goto fail;
 	if (sqlite3_prepare_v3(store_db(st),
-			       "SELECT rowid FROM entry_fts WHERE entry_fts MATCH ?1"
-			       " ORDER BY rank LIMIT ?2", -1, SQLITE_PREPARE_PERSISTENT,
+			       "SELECT rowid, bm25(entry_fts) FROM entry_fts WHERE entry_fts MATCH ?1",
+			       -1, SQLITE_PREPARE_PERSISTENT,
 			       &e->fts, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(store_db(st),
 			       "SELECT rowid FROM entry_fts WHERE entry_fts MATCH ?1 LIMIT ?2", -1,
@@ -923,26 +923,63 @@ static void cands_clear(cand *cands, size_t *ncand, int *cand_of_entry)
 	*ncand = 0;
 }
 
-/* Up to limit entries of one MATCH join the candidates. Returns SQLITE_DONE
+static void cand_add(const ix *x, sqlite3_int64 row, cand *cands, size_t *ncand,
+		     int *cand_of_entry)
+{
+	int ent;
+	if (row < 1 || (size_t)row > x->n_entries)
+		return;
+	ent = (int)row - 1;
+	if (cand_of_entry[ent] < 0) {
+		cand_of_entry[ent] = (int)*ncand;
+		cands[(*ncand)++] = (cand){ ent, 0 };
+	}
+}
+
+/* Up to limit (at most FTS_LIMIT + 1) entries of one MATCH join the
+ * candidates: the best by bm25 when ranked, else the first. Ranked, the
+ * top few are kept here rather than by FTS5's ORDER BY rank, which
+ * prepares and runs an SQL statement of its own on every query (a third
+ * of a question's instructions on the default clinic). Returns SQLITE_DONE
  * or SQLite's error code. */
-static int fts_run(sqlite3_stmt *stmt, const ix *x, const char *match, int limit, cand *cands,
+static int fts_run(const engine *e, int ranked, const char *match, int limit, cand *cands,
 		   size_t *ncand, int *cand_of_entry)
 {
-	int step = SQLITE_DONE;
+	sqlite3_stmt *stmt = ranked ? e->fts : e->fts_all;
+	struct { sqlite3_int64 row; double rank; } best[FTS_LIMIT + 1];
+	int nbest = 0, step;
+
+	if (limit > FTS_LIMIT + 1)
+		limit = FTS_LIMIT + 1;
 	sqlite3_bind_text(stmt, 1, match, -1, SQLITE_STATIC);
-	sqlite3_bind_int(stmt, 2, limit);
-	while (*ncand < (size_t)limit && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+	if (!ranked)
+		sqlite3_bind_int(stmt, 2, limit);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
 		sqlite3_int64 row = sqlite3_column_int64(stmt, 0);
-		if (row < 1 || (size_t)row > x->n_entries)
+		double rank;
+		int i;
+		if (!ranked) {
+			cand_add(e->ix, row, cands, ncand, cand_of_entry);
+			if (*ncand >= (size_t)limit)
+				break;
 			continue;
-		int ent = (int)row - 1;
-		if (cand_of_entry[ent] < 0) {
-			cand_of_entry[ent] = (int)*ncand;
-			cands[(*ncand)++] = (cand){ ent, 0 };
 		}
+		rank = sqlite3_column_double(stmt, 1); /* bm25: lower is better */
+		if (nbest < limit)
+			nbest++;
+		else if (rank >= best[nbest - 1].rank)
+			continue;
+		for (i = nbest - 1; i > 0 && best[i - 1].rank > rank; i--)
+			best[i] = best[i - 1];
+		best[i].row = row;
+		best[i].rank = rank;
 	}
 	sqlite3_reset(stmt);
-	return step == SQLITE_ROW ? SQLITE_DONE : step;
+	if (step != SQLITE_DONE && step != SQLITE_ROW)
+		return step;
+	for (int i = 0; i < nbest && *ncand < (size_t)limit; i++)
+		cand_add(e->ix, best[i].row, cands, ncand, cand_of_entry);
+	return SQLITE_DONE;
 }
 
 /* "t_a" AND ("t_1" OR ... every other term): the entries with term a and
@@ -991,12 +1028,12 @@ static int fts_candidates(const engine *e, const fts_plan *plan, cand *cands, si
 	if (rows <= FTS_ROW_BUDGET) {
 		fts_match(plan, plan->n, 0, match, sizeof match);
 		if (rows <= FTS_LIMIT) {
-			rc = fts_run(e->fts_all, e->ix, match, FTS_LIMIT + 1, cands, ncand, cand_of_entry);
+			rc = fts_run(e, 0, match, FTS_LIMIT + 1, cands, ncand, cand_of_entry);
 			if (rc != SQLITE_DONE || *ncand <= FTS_LIMIT)
 				return rc;
 			cands_clear(cands, ncand, cand_of_entry); /* more after all */
 		}
-		return fts_run(e->fts, e->ix, match, FTS_LIMIT, cands, ncand, cand_of_entry);
+		return fts_run(e, 1, match, FTS_LIMIT, cands, ncand, cand_of_entry);
 	}
 	for (k = 0; k < plan->n && k < FTS_ANCHORS && plan->df[k] <= FTS_ROW_BUDGET; k++)
 		;
@@ -1004,7 +1041,7 @@ static int fts_candidates(const engine *e, const fts_plan *plan, cand *cands, si
 		int each = FTS_LIMIT / (int)k;
 		for (size_t a = 0; a < k; a++) {
 			fts_anchored(plan, a, match, sizeof match);
-			rc = fts_run(e->fts, e->ix, match, (int)*ncand + each, cands, ncand,
+			rc = fts_run(e, 1, match, (int)*ncand + each, cands, ncand,
 				     cand_of_entry);
 			if (rc != SQLITE_DONE)
 				return rc;
@@ -1014,12 +1051,12 @@ static int fts_candidates(const engine *e, const fts_plan *plan, cand *cands, si
 	}
 	for (k = plan->n; k >= 2; k--) {
 		fts_match(plan, k, 1, match, sizeof match);
-		rc = fts_run(e->fts, e->ix, match, FTS_LIMIT, cands, ncand, cand_of_entry);
+		rc = fts_run(e, 1, match, FTS_LIMIT, cands, ncand, cand_of_entry);
 		if (rc != SQLITE_DONE || *ncand > 0)
 			return rc;
 	}
 	fts_match(plan, 1, 0, match, sizeof match);
-	return fts_run(e->fts_all, e->ix, match, FTS_LIMIT, cands, ncand, cand_of_entry);
+	return fts_run(e, 0, match, FTS_LIMIT, cands, ncand, cand_of_entry);
 }
 
 /* For triage: a word the knowledge base itself uses is spelled right. */
