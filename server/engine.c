@@ -1010,8 +1010,10 @@ static void fts_anchored(const fts_plan *plan, size_t a, char *match, size_t siz
  *   them by how many; their best share the FTS_LIMIT places. On generated
  *   knowledge bases of 10,000 and 100,000 entries this finds the right entry
  *   more often than ranking everything did (p@1 0.68 -> 0.72);
- * - else (every term common) the entries with all of the terms, then all but
- *   the most common, down to two;
+ * - else (every term common: "what time is sunset today") the first
+ *   FTS_LIMIT entries with all of the terms, unranked (ranking them was
+ *   the slowest question on 100,000 entries), then all but the most
+ *   common, down to two;
  * - and when no entry has two of them, any FTS_LIMIT entries with the
  *   rarest, unranked: no word of the question tells entries apart.
  * Returns SQLITE_DONE or SQLite's error code. */
@@ -1051,7 +1053,7 @@ static int fts_candidates(const engine *e, const fts_plan *plan, cand *cands, si
 	}
 	for (k = plan->n; k >= 2; k--) {
 		fts_match(plan, k, 1, match, sizeof match);
-		rc = fts_run(e, 1, match, FTS_LIMIT, cands, ncand, cand_of_entry);
+		rc = fts_run(e, 0, match, FTS_LIMIT, cands, ncand, cand_of_entry);
 		if (rc != SQLITE_DONE || *ncand > 0)
 			return rc;
 	}
