@@ -8,6 +8,7 @@
  * quarter of the server's time at 1,000 connections (docs/performance.md). */
 #include "server.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,12 @@ typedef struct pss_http {
 	int answered;                   /* api_run has run: lws may still report an empty body */
 } pss_http;
 
+/* The per-address message bucket (allow_peer_message). */
+typedef struct ip_bucket {
+	double tokens;
+	int64_t refilled_us;            /* monotonic; 0: not used yet (starts full) */
+} ip_bucket;
+
 typedef struct srv {
 	const server_config *cfg;
 	chat_ctx *chat;
@@ -90,9 +97,9 @@ typedef struct srv {
 	notify *nt;
 	api_ctx api;
 	strmap *per_ip;
-	strmap *ip_tokens;              /* per-address message bucket: milli-tokens ... */
-	strmap *ip_stamp;               /* ... and when it was last refilled (0.1 s since start) */
-	int64_t started_us;
+	strmap *ip_slot;                /* peer address -> its bucket in ip_buckets */
+	ip_bucket *ip_buckets;          /* one per address seen, never removed (as per_ip) */
+	size_t n_ip_buckets, cap_ip_buckets;
 	pss_chat *sessions;
 	pss_chat **by_conv;             /* SERVER_CONV_BUCKETS chains, by conversation id */
 	unsigned long next_conn;
@@ -277,6 +284,26 @@ static void session_expired(pss_chat *pss)
 	close_with(pss->wsi, pss, CLOSE_SESSION_EXPIRED, "session expired");
 }
 
+/* The bucket of a peer address, made (full) on first use; NULL: out of memory. */
+static ip_bucket *peer_bucket(srv *s, const char *peer)
+{
+	int slot = strmap_get(s->ip_slot, peer, -1);
+	if (slot >= 0)
+		return &s->ip_buckets[slot];
+	if (s->n_ip_buckets == s->cap_ip_buckets) {
+		size_t cap = s->cap_ip_buckets ? s->cap_ip_buckets * 2 : 64;
+		ip_bucket *b = cap <= INT_MAX ? realloc(s->ip_buckets, cap * sizeof *b) : NULL;
+		if (!b)
+			return NULL;
+		s->ip_buckets = b;
+		s->cap_ip_buckets = cap;
+	}
+	if (strmap_put(s->ip_slot, peer, (int)s->n_ip_buckets) < 0)
+		return NULL;
+	s->ip_buckets[s->n_ip_buckets] = (ip_bucket){ 0 };
+	return &s->ip_buckets[s->n_ip_buckets++];
+}
+
 /* The per-address message limit (chat_ctx.allow_message): a token bucket
  * per peer address, so many connections from one address cannot together
  * flood the engine past what one address may ask. */
@@ -284,23 +311,17 @@ static int allow_peer_message(void *user)
 {
 	pss_chat *pss = user;
 	srv *s = srv_of(pss->wsi);
-	double burst = s->cfg->ip_burst, rate = s->cfg->ip_per_sec, tokens;
-	int now_ds = (int)((util_mono_us() - s->started_us) / 100000);
-	int last = strmap_get(s->ip_stamp, pss->peer, -1);
-	if (rate <= 0)
+	ip_bucket *b;
+	if (s->cfg->ip_per_sec <= 0)
 		return 1;
-	tokens = last < 0 ? burst : strmap_get(s->ip_tokens, pss->peer, 0) / 1000.0 +
-				   (now_ds - last) / 10.0 * rate;
-	if (tokens > burst)
-		tokens = burst;
-	strmap_put(s->ip_stamp, pss->peer, now_ds);
-	if (tokens < 1.0) {
-		strmap_put(s->ip_tokens, pss->peer, (int)(tokens * 1000));
-		LOG_WARN("ws: conn %lu: messages from %s over the per-address limit", pss->conn, pss->peer);
-		return 0;
-	}
-	strmap_put(s->ip_tokens, pss->peer, (int)((tokens - 1.0) * 1000));
-	return 1;
+	/* out of memory: the per-connection limit still holds */
+	if (!(b = peer_bucket(s, pss->peer)))
+		return 1;
+	if (util_bucket_take(&b->tokens, &b->refilled_us, util_mono_us(), s->cfg->ip_burst,
+			     s->cfg->ip_per_sec))
+		return 1;
+	LOG_WARN("ws: conn %lu: messages from %s over the per-address limit", pss->conn, pss->peer);
+	return 0;
 }
 
 /* --- patient connections by conversation -------------------------------- */
@@ -961,16 +982,14 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 	s.chat = ctx;
 	s.au = au;
 	s.nt = nt;
-	if (!(s.per_ip = strmap_new()) || !(s.ip_tokens = strmap_new()) || !(s.ip_stamp = strmap_new()) ||
+	if (!(s.per_ip = strmap_new()) || !(s.ip_slot = strmap_new()) ||
 	    !(s.by_conv = calloc(SERVER_CONV_BUCKETS, sizeof *s.by_conv))) {
 		snprintf(err, errsz, "out of memory");
 		strmap_free(s.per_ip);
-		strmap_free(s.ip_tokens);
-		strmap_free(s.ip_stamp);
+		strmap_free(s.ip_slot);
 		free(s.by_conv);
 		return -1;
 	}
-	s.started_us = util_mono_us();
 	if (cfg->group_commit && !(s.batch = batch_new(ctx->st))) {
 		snprintf(err, errsz, "out of memory");
 		goto out;
@@ -1127,8 +1146,8 @@ out:
 	desk_close(s.desk);
 	admin_close(s.api.admin);
 	strmap_free(s.per_ip);
-	strmap_free(s.ip_tokens);
-	strmap_free(s.ip_stamp);
+	strmap_free(s.ip_slot);
+	free(s.ip_buckets);
 	batch_free(s.batch);
 	free(s.by_conv);
 	return rc;
