@@ -11,7 +11,8 @@ WARN     += -Werror
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LIBS      = $(PKG_LIBS) -lstemmer -lcrypto -largon2 -lm -pthread
+# libev: the server's event loop (no pkg-config file in Debian 12)
+LIBS      = $(PKG_LIBS) -lev -lstemmer -lcrypto -largon2 -lm -pthread
 
 CORE_SRC  = server/util.c server/strmap.c server/text.c server/kbfile.c server/store.c \
             server/triage.c server/model.c server/engine.c server/chat.c server/eval.c server/hours.c server/notify.c server/desk.c \

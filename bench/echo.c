@@ -8,8 +8,8 @@
  *
  *   echo [--listen ADDR:PORT] [--loop poll|ev]
  *   --listen: default 127.0.0.1:0, a free port; --loop: lws's default poll()
- *   loop (what frontdesk uses today) or libev (epoll), to follow frontdesk
- *   if it moves. Prints "echo: listening on ws://ADDR:PORT/"; subprotocol "echo". */
+ *   loop, or libev (epoll) run as frontdesk runs it (bench/run.sh passes ev).
+ *   Prints "echo: listening on ws://ADDR:PORT/"; subprotocol "echo". */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

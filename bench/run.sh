@@ -6,8 +6,8 @@
 # Every server and every load run is bounded in time (timeout), every wait loop in count;
 # all traffic goes to 127.0.0.1. Raw results (one JSON line per run) are kept in
 # build/bench/results.jsonl. Knobs (environment): BENCH_QUICK=1 shortens every run (a smoke
-# test of the script, not a measurement); BENCH_ECHO_LOOP=ev runs the echo server on libev
-# instead of lws's default poll() loop (use the loop frontdesk uses); BENCH_FRONTDESK_FLAGS
+# test of the script, not a measurement); BENCH_ECHO_LOOP=poll runs the echo server on lws's
+# default poll() loop instead of libev (the loop frontdesk uses, the default); BENCH_FRONTDESK_FLAGS
 # adds options to `frontdesk serve`.
 set -u
 cd "$(dirname "$0")/.."
@@ -151,7 +151,7 @@ FD_SRV=$(pgrep -P "$FD_PID" | head -1)
 FD="--url ws://127.0.0.1:$FD_PORT/ws --origin http://127.0.0.1:$FD_PORT --server-pid ${FD_SRV:-$FD_PID} --rotate $ROTATE"
 
 # --- echo ----------------------------------------------------------------------------------
-timeout 900 "$ECHO" --listen 127.0.0.1:0 --loop "${BENCH_ECHO_LOOP:-poll}" > "$TMP/echo.out" 2> "$TMP/echo.err" &
+timeout 900 "$ECHO" --listen 127.0.0.1:0 --loop "${BENCH_ECHO_LOOP:-ev}" > "$TMP/echo.out" 2> "$TMP/echo.err" &
 ECHO_PID=$!
 PIDS="$PIDS $ECHO_PID"
 wait_line "$TMP/echo.out" 'listening on' 10 || { echo "bench: echo did not start" >&2; exit 1; }
@@ -295,4 +295,4 @@ echo "srv % / lg %: CPU of the server / of the load generator over the measuring
 echo "core = 100); box %: the whole machine over the run, all processes (well above srv + lg:"
 echo "something else was running, rerun); KiB/conn: the server's RSS growth over the run divided"
 echo "by the connections opened (meaningful for 1 idle)"
-echo "bench: done in $(( $(date +%s) - START ))s; frontdesk flags: $FD_FLAGS; echo loop: ${BENCH_ECHO_LOOP:-poll}; busy before start: ${BUSY}%"
+echo "bench: done in $(( $(date +%s) - START ))s; frontdesk flags: $FD_FLAGS; echo loop: ${BENCH_ECHO_LOOP:-ev}; busy before start: ${BUSY}%"

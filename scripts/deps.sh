@@ -6,6 +6,8 @@ set -e
 cd "$(dirname "$0")/.."
 
 pkgs="build-essential pkg-config libwebsockets-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev libstemmer-dev libssl-dev libargon2-dev"
+# the event loop: libev, and lws's plugin for it (loaded when the server starts)
+pkgs="$pkgs libev-dev libwebsockets-evlib-ev"
 if [ "$1" = "test" ]; then
 	pkgs="$pkgs chromium openssl"
 	# tests/integration/faults.test.mjs: sqlite3 holds a lock and checks integrity; the

@@ -14,6 +14,60 @@
 #define MISSED_MAX 5000           /* events replayed to a reconnecting console */
 #define ITEM_QUESTIONS 5          /* patient questions shown per queue item */
 
+/* The desk's statements, prepared on first use and kept for the desk's
+ * lifetime (desk_close finalizes them): preparing one on every call cost
+ * about 0.1 M instructions per patient message. */
+enum desk_q {
+	Q_CONV_GET,        /* ?1 conv */
+	Q_SET_EMERGENCY,   /* ?1 conv, ?2 reason */
+	Q_ENQUEUE,         /* see desk_enqueue_tx */
+	Q_STATUS_OFF_DESK, /* ?1 conv, ?2 status, ?3 now_ms: bot, resolved */
+	Q_STATUS,          /* ?1 conv, ?2 status, ?3 now_ms */
+	Q_CLAIM,           /* ?1 conv, ?2 owner */
+	Q_SET_OWNER,       /* ?1 conv, ?2 owner */
+	Q_ITEM,            /* ?1 conv */
+	Q_ITEM_QUESTIONS,  /* ?1 conv, ?2 limit */
+	Q_ITEM_BOT,        /* ?1 conv */
+	Q_ITEM_TICKET,     /* ?1 conv */
+	Q_IDS_WAITING,
+	Q_IDS_DESK,
+	Q_LAST_EVENT,
+	Q_N
+};
+
+static const char *const desk_sql[Q_N] = {
+	[Q_CONV_GET] = "SELECT status, coalesce(owner_id, 0), emergency, lang"
+		       " FROM conversations WHERE id = ?1",
+	[Q_SET_EMERGENCY] = "UPDATE conversations SET emergency = 1, reason = ?2 WHERE id = ?1",
+	[Q_ENQUEUE] = "UPDATE conversations SET status = 'waiting', lang = ?3,"
+		      " reason = CASE WHEN emergency = 1 AND status = 'waiting' THEN reason ELSE ?2 END,"
+		      " emergency = max(emergency, ?4),"
+		      " queued_at = CASE WHEN status = 'waiting' THEN queued_at ELSE ?5 END,"
+		      " owner_id = NULL, updated_at = ?5 WHERE id = ?1",
+	[Q_STATUS_OFF_DESK] = "UPDATE conversations SET status = ?2, queued_at = NULL,"
+			      " emergency = 0, updated_at = ?3 WHERE id = ?1",
+	[Q_STATUS] = "UPDATE conversations SET status = ?2, updated_at = ?3 WHERE id = ?1",
+	[Q_CLAIM] = "UPDATE conversations SET status = 'owned', owner_id = ?2"
+		    " WHERE id = ?1 AND status IN ('waiting', 'ticket')",
+	[Q_SET_OWNER] = "UPDATE conversations SET owner_id = ?2 WHERE id = ?1",
+	[Q_ITEM] = "SELECT status, coalesce(reason, 'low_confidence'), emergency,"
+		   " coalesce(queued_at, updated_at), lang, coalesce(owner_id, 0),"
+		   " (SELECT max(id) FROM events WHERE conversation_id = ?1)"
+		   " FROM conversations WHERE id = ?1 AND status IN ('waiting', 'owned', 'ticket')",
+	[Q_ITEM_QUESTIONS] = "SELECT text FROM (SELECT id, text FROM events WHERE conversation_id = ?1"
+			     " AND role = 'patient' AND type = 'message' ORDER BY id DESC LIMIT ?2)"
+			     " ORDER BY id",
+	[Q_ITEM_BOT] = "SELECT fields FROM events WHERE conversation_id = ?1 AND role = 'bot'"
+		       " AND type = 'handoff' ORDER BY id DESC LIMIT 1",
+	[Q_ITEM_TICKET] = "SELECT text, fields FROM events WHERE conversation_id = ?1"
+			  " AND type = 'ticket' ORDER BY id DESC LIMIT 1",
+	[Q_IDS_WAITING] = "SELECT id FROM conversations WHERE status = 'waiting'"
+			  " ORDER BY emergency DESC, queued_at, id",
+	[Q_IDS_DESK] = "SELECT id FROM conversations WHERE status IN ('waiting', 'owned', 'ticket')"
+		       " ORDER BY emergency DESC, status = 'ticket', queued_at, id",
+	[Q_LAST_EVENT] = "SELECT coalesce(max(id), 0) FROM events",
+};
+
 struct desk {
 	store *st;
 	engine *eng;
@@ -25,6 +79,7 @@ struct desk {
 	int defer_places, places_all;
 	size_t n_joined;
 	char joined[DESK_MAX_JOINED][STORE_CONV_ID_LEN + 1];
+	sqlite3_stmt *q[Q_N];         /* desk_sql, prepared on first use */
 };
 
 /* Status changes as the patient reads them, [0] English, [1] Spanish; %s is
@@ -96,26 +151,45 @@ static void to_patients(desk *d, const char *conv, json_t *frame)
 
 /* --- queries -------------------------------------------------------------- */
 
-/* Runs sql with text parameters (NULL-terminated list), steps once. Returns
- * SQLITE_DONE/SQLITE_ROW with *out kept for reading (finalize it), or -1. */
-static int run(desk *d, sqlite3_stmt **out, const char *sql, const char *const *params,
-	       int64_t int_param, char *err, size_t errsz)
+/* Statement `which`, ready to bind, or NULL (message in err). */
+static sqlite3_stmt *stmt(desk *d, enum desk_q which, char *err, size_t errsz)
 {
 	sqlite3 *db = store_db(d->st);
-	int rc, i = 1;
-	*out = NULL;
-	if (sqlite3_prepare_v2(db, sql, -1, out, NULL) != SQLITE_OK) {
+	if (!d->q[which] && sqlite3_prepare_v3(db, desk_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+					       &d->q[which], NULL) != SQLITE_OK) {
 		snprintf(err, errsz, "desk: %s", sqlite3_errmsg(db));
-		return -1;
+		return NULL;
 	}
+	return d->q[which];
+}
+
+/* Done with a statement of run() or stmt(): ready for its next use, and
+ * holding neither a read transaction nor pointers to the caller's strings. */
+static void done(sqlite3_stmt *q)
+{
+	if (q) {
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+	}
+}
+
+/* Runs statement `which` with text parameters (NULL-terminated list), then
+ * int_param if it takes one more, steps once. Returns SQLITE_DONE/SQLITE_ROW
+ * with *out kept for reading (done() it), or -1 (*out NULL). */
+static int run(desk *d, sqlite3_stmt **out, enum desk_q which, const char *const *params,
+	       int64_t int_param, char *err, size_t errsz)
+{
+	int rc, i = 1;
+	if (!(*out = stmt(d, which, err, errsz)))
+		return -1;
 	for (; params && params[i - 1]; i++)
 		sqlite3_bind_text(*out, i, params[i - 1], -1, SQLITE_STATIC);
 	if (sqlite3_bind_parameter_count(*out) >= i)
 		sqlite3_bind_int64(*out, i, int_param);
 	rc = sqlite3_step(*out);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		snprintf(err, errsz, "desk: %s", sqlite3_errmsg(db));
-		sqlite3_finalize(*out);
+		snprintf(err, errsz, "desk: %s", sqlite3_errmsg(store_db(d->st)));
+		done(*out);
 		*out = NULL;
 		return -1;
 	}
@@ -123,14 +197,14 @@ static int run(desk *d, sqlite3_stmt **out, const char *sql, const char *const *
 }
 
 /* Runs a statement that changes rows; returns the number changed, or -1. */
-static int exec_changes(desk *d, const char *sql, const char *const *params, int64_t int_param,
+static int exec_changes(desk *d, enum desk_q which, const char *const *params, int64_t int_param,
 			char *err, size_t errsz)
 {
 	sqlite3_stmt *q;
-	int rc = run(d, &q, sql, params, int_param, err, errsz);
+	int rc = run(d, &q, which, params, int_param, err, errsz);
 	if (rc < 0)
 		return -1;
-	sqlite3_finalize(q);
+	done(q);
 	return sqlite3_changes(store_db(d->st));
 }
 
@@ -138,20 +212,19 @@ int desk_conv_get(desk *d, const char *conv, desk_conv *out, char *err, size_t e
 {
 	sqlite3_stmt *q;
 	const char *p[] = { conv, NULL };
-	int rc = run(d, &q, "SELECT status, coalesce(owner_id, 0), emergency, lang"
-		     " FROM conversations WHERE id = ?1", p, 0, err, errsz);
+	int rc = run(d, &q, Q_CONV_GET, p, 0, err, errsz);
 	memset(out, 0, sizeof *out);
 	if (rc < 0)
 		return -1;
 	if (rc == SQLITE_DONE) {
-		sqlite3_finalize(q);
+		done(q);
 		return 1;
 	}
 	snprintf(out->status, sizeof out->status, "%s", (const char *)sqlite3_column_text(q, 0));
 	out->owner_id = sqlite3_column_int64(q, 1);
 	out->emergency = sqlite3_column_int(q, 2);
 	snprintf(out->lang, sizeof out->lang, "%s", (const char *)sqlite3_column_text(q, 3));
-	sqlite3_finalize(q);
+	done(q);
 	return 0;
 }
 
@@ -187,8 +260,7 @@ desk_availability desk_available(desk *d)
 int desk_enqueue_tx(desk *d, const char *conv, const char *reason, int emergency,
 		    const char *lang, char *err, size_t errsz)
 {
-	sqlite3 *db = store_db(d->st);
-	sqlite3_stmt *q = NULL;
+	sqlite3_stmt *q;
 	int64_t now_ms = util_now_us() / 1000;
 	desk_conv c;
 	int rc = desk_conv_get(d, conv, &c, err, errsz), was_waiting;
@@ -203,8 +275,8 @@ int desk_enqueue_tx(desk *d, const char *conv, const char *reason, int emergency
 		 * yet: flag it and notify again, nobody is with that patient. */
 		if (!emergency)
 			return 0;
-		if (exec_changes(d, "UPDATE conversations SET emergency = 1, reason = ?2 WHERE id = ?1",
-				 (const char *const[]){ conv, reason, NULL }, 0, err, errsz) < 0)
+		if (exec_changes(d, Q_SET_EMERGENCY, (const char *const[]){ conv, reason, NULL }, 0,
+				 err, errsz) < 0)
 			return -1;
 		if (strcmp(c.status, "ticket") == 0 && !c.emergency && d->nt &&
 		    notify_enqueue(d->nt, conv, "emergency", now_ms / 1000, err, errsz) < 0)
@@ -212,20 +284,19 @@ int desk_enqueue_tx(desk *d, const char *conv, const char *reason, int emergency
 		return 0;
 	}
 	was_waiting = strcmp(c.status, "waiting") == 0;
-	if (sqlite3_prepare_v2(db, "UPDATE conversations SET status = 'waiting', lang = ?3,"
-			       " reason = CASE WHEN emergency = 1 AND status = 'waiting' THEN reason ELSE ?2 END,"
-			       " emergency = max(emergency, ?4),"
-			       " queued_at = CASE WHEN status = 'waiting' THEN queued_at ELSE ?5 END,"
-			       " owner_id = NULL, updated_at = ?5 WHERE id = ?1", -1, &q, NULL) != SQLITE_OK)
-		goto fail;
+	if (!(q = stmt(d, Q_ENQUEUE, err, errsz)))
+		return -1;
 	sqlite3_bind_text(q, 1, conv, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, reason, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, lang, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, 4, emergency ? 1 : 0);
 	sqlite3_bind_int64(q, 5, now_ms);
-	if (sqlite3_step(q) != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(q);
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		snprintf(err, errsz, "desk: %s", sqlite3_errmsg(store_db(d->st)));
+		done(q);
+		return -1;
+	}
+	done(q);
 	/* One notification per entry into the queue, and one more if it
 	 * becomes an emergency while waiting. */
 	if (was_waiting && !(emergency && !c.emergency))
@@ -234,21 +305,15 @@ int desk_enqueue_tx(desk *d, const char *conv, const char *reason, int emergency
 				    err, errsz) < 0)
 		return -1;
 	return 0;
-fail:
-	snprintf(err, errsz, "desk: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(q);
-	return -1;
 }
 
 int desk_set_status_tx(desk *d, const char *conv, const char *status, char *err, size_t errsz)
 {
 	const char *p[] = { conv, status, NULL };
 	if (strcmp(status, "bot") == 0 || strcmp(status, "resolved") == 0)
-		return exec_changes(d, "UPDATE conversations SET status = ?2, queued_at = NULL,"
-				    " emergency = 0, updated_at = ?3 WHERE id = ?1", p,
-				    util_now_us() / 1000, err, errsz) < 0 ? -1 : 0;
-	return exec_changes(d, "UPDATE conversations SET status = ?2, updated_at = ?3 WHERE id = ?1",
-			    p, util_now_us() / 1000, err, errsz) < 0 ? -1 : 0;
+		return exec_changes(d, Q_STATUS_OFF_DESK, p, util_now_us() / 1000, err, errsz) < 0
+		       ? -1 : 0;
+	return exec_changes(d, Q_STATUS, p, util_now_us() / 1000, err, errsz) < 0 ? -1 : 0;
 }
 
 /* --- the queue ------------------------------------------------------------ */
@@ -271,13 +336,9 @@ static json_t *item_json(desk *d, const char *conv)
 	json_t *item = NULL, *questions, *jf;
 	int rc;
 
-	rc = run(d, &q, "SELECT status, coalesce(reason, 'low_confidence'), emergency,"
-		 " coalesce(queued_at, updated_at), lang, coalesce(owner_id, 0),"
-		 " (SELECT max(id) FROM events WHERE conversation_id = ?1)"
-		 " FROM conversations WHERE id = ?1 AND status IN ('waiting', 'owned', 'ticket')",
-		 p, 0, err, sizeof err);
+	rc = run(d, &q, Q_ITEM, p, 0, err, sizeof err);
 	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(q);
+		done(q);
 		return NULL;
 	}
 	util_iso8601(sqlite3_column_int64(q, 3) / 1000, ts);
@@ -291,25 +352,22 @@ static json_t *item_json(desk *d, const char *conv)
 			 "lang", (const char *)sqlite3_column_text(q, 4),
 			 "owner", user_json(d, sqlite3_column_int64(q, 5)),
 			 "last_event", (json_int_t)sqlite3_column_int64(q, 6));
-	sqlite3_finalize(q);
+	done(q);
 	if (!item)
 		return NULL;
 
 	questions = json_array();
-	if (run(d, &q, "SELECT text FROM (SELECT id, text FROM events WHERE conversation_id = ?1"
-		" AND role = 'patient' AND type = 'message' ORDER BY id DESC LIMIT ?2) ORDER BY id",
-		p, ITEM_QUESTIONS, err, sizeof err) == SQLITE_ROW) {
+	if (run(d, &q, Q_ITEM_QUESTIONS, p, ITEM_QUESTIONS, err, sizeof err) == SQLITE_ROW) {
 		do
 			json_array_append_new(questions, json_string((const char *)sqlite3_column_text(q, 0)));
 		while (sqlite3_step(q) == SQLITE_ROW);
 	}
-	sqlite3_finalize(q);
+	done(q);
 	json_object_set_new(item, "questions", questions);
 
 	/* What the bot tried: the confidence and suggestions of its last handoff. */
 	jf = json_null();
-	if (run(d, &q, "SELECT fields FROM events WHERE conversation_id = ?1 AND role = 'bot'"
-		" AND type = 'handoff' ORDER BY id DESC LIMIT 1", p, 0, err, sizeof err) == SQLITE_ROW &&
+	if (run(d, &q, Q_ITEM_BOT, p, 0, err, sizeof err) == SQLITE_ROW &&
 	    sqlite3_column_type(q, 0) != SQLITE_NULL) {
 		json_t *f = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
 		if (json_is_object(f)) {
@@ -320,12 +378,11 @@ static json_t *item_json(desk *d, const char *conv)
 		}
 		json_decref(f);
 	}
-	sqlite3_finalize(q);
+	done(q);
 	json_object_set_new(item, "bot", jf ? jf : json_null());
 
 	jf = json_null();
-	if (run(d, &q, "SELECT text, fields FROM events WHERE conversation_id = ?1 AND type = 'ticket'"
-		" ORDER BY id DESC LIMIT 1", p, 0, err, sizeof err) == SQLITE_ROW) {
+	if (run(d, &q, Q_ITEM_TICKET, p, 0, err, sizeof err) == SQLITE_ROW) {
 		json_t *f = sqlite3_column_type(q, 1) != SQLITE_NULL
 			    ? json_loads((const char *)sqlite3_column_text(q, 1), 0, NULL) : NULL;
 		json_decref(jf);
@@ -334,7 +391,7 @@ static json_t *item_json(desk *d, const char *conv)
 			       "text", (const char *)sqlite3_column_text(q, 0));
 		json_decref(f);
 	}
-	sqlite3_finalize(q);
+	done(q);
 	json_object_set_new(item, "ticket", jf ? jf : json_null());
 	return item;
 }
@@ -347,14 +404,9 @@ static int desk_ids(desk *d, const char *status_filter, char (**ids)[STORE_CONV_
 	char err[256];
 	size_t cap = 0;
 	int rc;
-	const char *sql = status_filter
-		? "SELECT id FROM conversations WHERE status = 'waiting'"
-		  " ORDER BY emergency DESC, queued_at, id"
-		: "SELECT id FROM conversations WHERE status IN ('waiting', 'owned', 'ticket')"
-		  " ORDER BY emergency DESC, status = 'ticket', queued_at, id";
 	*ids = NULL;
 	*n = 0;
-	rc = run(d, &q, sql, NULL, 0, err, sizeof err);
+	rc = run(d, &q, status_filter ? Q_IDS_WAITING : Q_IDS_DESK, NULL, 0, err, sizeof err);
 	if (rc < 0)
 		return -1;
 	while (rc == SQLITE_ROW) {
@@ -362,7 +414,10 @@ static int desk_ids(desk *d, const char *status_filter, char (**ids)[STORE_CONV_
 			size_t ncap = cap ? cap * 2 : 16;
 			void *v = realloc(*ids, ncap * sizeof **ids);
 			if (!v) {
-				sqlite3_finalize(q);
+				done(q);
+				free(*ids);
+				*ids = NULL;
+				*n = 0;
 				return -1;
 			}
 			*ids = v;
@@ -371,7 +426,7 @@ static int desk_ids(desk *d, const char *status_filter, char (**ids)[STORE_CONV_
 		snprintf((*ids)[(*n)++], STORE_CONV_ID_LEN + 1, "%s", (const char *)sqlite3_column_text(q, 0));
 		rc = sqlite3_step(q);
 	}
-	sqlite3_finalize(q);
+	done(q);
 	return 0;
 }
 
@@ -606,9 +661,9 @@ static json_int_t last_event_id(desk *d)
 	sqlite3_stmt *q;
 	char err[128];
 	json_int_t id = 0;
-	if (run(d, &q, "SELECT coalesce(max(id), 0) FROM events", NULL, 0, err, sizeof err) == SQLITE_ROW)
+	if (run(d, &q, Q_LAST_EVENT, NULL, 0, err, sizeof err) == SQLITE_ROW)
 		id = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
+	done(q);
 	return id;
 }
 
@@ -732,7 +787,7 @@ static int must_own(desk *d, desk_staff *s, const desk_conv *c, int allow_admin,
  * patient (unless it is a note) and the consoles. Returns the event id or -1. */
 static int64_t add_event(desk *d, const char *conv, const char *role, const char *type,
 			 const char *text, json_t *fields, const char *new_status,
-			 const char *owner_sql, int64_t owner_id, char *err, size_t errsz)
+			 int set_owner, int64_t owner_id, char *err, size_t errsz)
 {
 	int64_t id = -1;
 	json_t *evs;
@@ -740,7 +795,7 @@ static int64_t add_event(desk *d, const char *conv, const char *role, const char
 		goto out;
 	if (new_status && desk_set_status_tx(d, conv, new_status, err, errsz) < 0)
 		goto fail;
-	if (owner_sql && exec_changes(d, owner_sql, (const char *const[]){ conv, NULL }, owner_id,
+	if (set_owner && exec_changes(d, Q_SET_OWNER, (const char *const[]){ conv, NULL }, owner_id,
 				      err, errsz) < 0)
 		goto fail;
 	if (store_event_add(d->st, conv, role, type, text, fields, &id, err, errsz) < 0)
@@ -793,9 +848,8 @@ static int on_claim(desk *d, desk_staff *s, json_t *req, desk_emit_fn emit, void
 	/* One owner, atomically: the UPDATE only matches a chat nobody owns. */
 	if (store_begin(d->st, err, sizeof err) < 0)
 		return report_store_error(s, conv, err, emit, user);
-	changed = exec_changes(d, "UPDATE conversations SET status = 'owned', owner_id = ?2"
-			       " WHERE id = ?1 AND status IN ('waiting', 'ticket')",
-			       (const char *const[]){ conv, NULL }, s->user.id, err, sizeof err);
+	changed = exec_changes(d, Q_CLAIM, (const char *const[]){ conv, NULL }, s->user.id,
+			       err, sizeof err);
 	if (changed != 1) {
 		store_rollback(d->st);
 		if (changed < 0)
@@ -848,7 +902,7 @@ static int on_text(desk *d, desk_staff *s, json_t *req, int note, desk_emit_fn e
 	fields = json_pack("{s:s, s:s}", "by", s->user.name, "name", s->user.display);
 	if (jcid)
 		json_object_set(fields, "client_id", (json_t *)jcid);
-	id = add_event(d, conv, "staff", note ? "note" : "message", text, fields, NULL, NULL, 0,
+	id = add_event(d, conv, "staff", note ? "note" : "message", text, fields, NULL, 0, 0,
 		       err, sizeof err);
 	if (id < 0)
 		return report_store_error(s, conv, err, emit, user);
@@ -895,8 +949,7 @@ static int on_transfer(desk *d, desk_staff *s, json_t *req, desk_emit_fn emit, v
 	id = add_event(d, conv, "system", "transferred", text,
 		       json_pack("{s:s, s:s, s:s}", "by", s->user.name, "to", target.name,
 				 "name", target.display),
-		       NULL, "UPDATE conversations SET owner_id = ?2 WHERE id = ?1", target.id,
-		       err, sizeof err);
+		       NULL, 1, target.id, err, sizeof err);
 	if (id < 0)
 		return report_store_error(s, conv, err, emit, user);
 	emit_json(json_pack("{s:s, s:I}", "type", "ack", "id", (json_int_t)id), emit, user);
@@ -924,7 +977,7 @@ static int on_handback_resolve(desk *d, desk_staff *s, json_t *req, int resolve,
 		say(text, sizeof text, msg_handback[lang_index(c.lang)], "");
 	id = add_event(d, conv, "system", resolve ? "resolved" : "handback", text,
 		       json_pack("{s:s, s:s}", "by", s->user.name, "name", s->user.display),
-		       resolve ? "resolved" : "bot", NULL, 0, err, sizeof err);
+		       resolve ? "resolved" : "bot", 0, 0, err, sizeof err);
 	if (id < 0)
 		return report_store_error(s, conv, err, emit, user);
 	emit_json(json_pack("{s:s, s:I}", "type", "ack", "id", (json_int_t)id), emit, user);
@@ -1052,5 +1105,9 @@ int desk_open(store *st, engine *eng, auth *au, notify *nt, const desk_sink *sin
 
 void desk_close(desk *d)
 {
+	if (!d)
+		return;
+	for (int i = 0; i < Q_N; i++)
+		sqlite3_finalize(d->q[i]);
 	free(d);
 }

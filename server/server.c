@@ -1,14 +1,21 @@
 /* server: see server.h. The shape follows the libwebsockets minimal
  * examples: one context and vhost, protocols[] with per-session structs, a
- * per-session outbound queue written one frame per WRITEABLE callback. */
+ * per-session outbound queue written one frame per WRITEABLE callback.
+ *
+ * The event loop is libev (epoll), ours ("foreign" to lws), run one
+ * iteration at a time so that the group commit closes after each pass:
+ * lws's default poll() loop walked every descriptor on every pass, a
+ * quarter of the server's time at 1,000 connections (docs/performance.md). */
 #include "server.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <ev.h>
 #include <jansson.h>
 #include <libwebsockets.h>
 
@@ -27,6 +34,8 @@
 #define SERVER_CONV_BUCKETS 16384
 /* lws's timeout on an HTTP transaction (info.timeout_secs). */
 #define SERVER_HTTP_TIMEOUT_S 20
+/* On shutdown, the patient sockets get this long to take their 1001 close. */
+#define SERVER_DRAIN_US 1500000
 
 typedef struct outmsg {
 	struct outmsg *next;
@@ -74,6 +83,12 @@ typedef struct pss_http {
 	int answered;                   /* api_run has run: lws may still report an empty body */
 } pss_http;
 
+/* The per-address message bucket (allow_peer_message). */
+typedef struct ip_bucket {
+	double tokens;
+	int64_t refilled_us;            /* monotonic; 0: not used yet (starts full) */
+} ip_bucket;
+
 typedef struct srv {
 	const server_config *cfg;
 	chat_ctx *chat;
@@ -82,9 +97,9 @@ typedef struct srv {
 	notify *nt;
 	api_ctx api;
 	strmap *per_ip;
-	strmap *ip_tokens;              /* per-address message bucket: milli-tokens ... */
-	strmap *ip_stamp;               /* ... and when it was last refilled (0.1 s since start) */
-	int64_t started_us;
+	strmap *ip_slot;                /* peer address -> its bucket in ip_buckets */
+	ip_bucket *ip_buckets;          /* one per address seen, never removed (as per_ip) */
+	size_t n_ip_buckets, cap_ip_buckets;
 	pss_chat *sessions;
 	pss_chat **by_conv;             /* SERVER_CONV_BUCKETS chains, by conversation id */
 	unsigned long next_conn;
@@ -103,8 +118,10 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	interrupted = 1;
+	/* A write(2) to lws's pipe, signal-safe: it wakes the loop even if the
+	 * signal came just before epoll_wait (which it would otherwise end). */
 	if (running_context)
-		lws_cancel_service(running_context); /* a write(2) to lws's pipe: signal-safe */
+		lws_cancel_service(running_context);
 }
 
 static srv *srv_of(struct lws *wsi)
@@ -267,6 +284,26 @@ static void session_expired(pss_chat *pss)
 	close_with(pss->wsi, pss, CLOSE_SESSION_EXPIRED, "session expired");
 }
 
+/* The bucket of a peer address, made (full) on first use; NULL: out of memory. */
+static ip_bucket *peer_bucket(srv *s, const char *peer)
+{
+	int slot = strmap_get(s->ip_slot, peer, -1);
+	if (slot >= 0)
+		return &s->ip_buckets[slot];
+	if (s->n_ip_buckets == s->cap_ip_buckets) {
+		size_t cap = s->cap_ip_buckets ? s->cap_ip_buckets * 2 : 64;
+		ip_bucket *b = cap <= INT_MAX ? realloc(s->ip_buckets, cap * sizeof *b) : NULL;
+		if (!b)
+			return NULL;
+		s->ip_buckets = b;
+		s->cap_ip_buckets = cap;
+	}
+	if (strmap_put(s->ip_slot, peer, (int)s->n_ip_buckets) < 0)
+		return NULL;
+	s->ip_buckets[s->n_ip_buckets] = (ip_bucket){ 0 };
+	return &s->ip_buckets[s->n_ip_buckets++];
+}
+
 /* The per-address message limit (chat_ctx.allow_message): a token bucket
  * per peer address, so many connections from one address cannot together
  * flood the engine past what one address may ask. */
@@ -274,23 +311,17 @@ static int allow_peer_message(void *user)
 {
 	pss_chat *pss = user;
 	srv *s = srv_of(pss->wsi);
-	double burst = s->cfg->ip_burst, rate = s->cfg->ip_per_sec, tokens;
-	int now_ds = (int)((util_mono_us() - s->started_us) / 100000);
-	int last = strmap_get(s->ip_stamp, pss->peer, -1);
-	if (rate <= 0)
+	ip_bucket *b;
+	if (s->cfg->ip_per_sec <= 0)
 		return 1;
-	tokens = last < 0 ? burst : strmap_get(s->ip_tokens, pss->peer, 0) / 1000.0 +
-				   (now_ds - last) / 10.0 * rate;
-	if (tokens > burst)
-		tokens = burst;
-	strmap_put(s->ip_stamp, pss->peer, now_ds);
-	if (tokens < 1.0) {
-		strmap_put(s->ip_tokens, pss->peer, (int)(tokens * 1000));
-		LOG_WARN("ws: conn %lu: messages from %s over the per-address limit", pss->conn, pss->peer);
-		return 0;
-	}
-	strmap_put(s->ip_tokens, pss->peer, (int)((tokens - 1.0) * 1000));
-	return 1;
+	/* out of memory: the per-connection limit still holds */
+	if (!(b = peer_bucket(s, pss->peer)))
+		return 1;
+	if (util_bucket_take(&b->tokens, &b->refilled_us, util_mono_us(), s->cfg->ip_burst,
+			     s->cfg->ip_per_sec))
+		return 1;
+	LOG_WARN("ws: conn %lu: messages from %s over the per-address limit", pss->conn, pss->peer);
+	return 0;
 }
 
 /* --- patient connections by conversation -------------------------------- */
@@ -630,6 +661,14 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(s->context, 0, &s->tick, on_tick, (lws_usec_t)next_ms * 1000);
 }
 
+/* The shutdown drain's deadline: waking the loop is all it does. */
+static void on_drain_limit(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+}
+
 /* --- the JSON status route ---------------------------------------------- */
 
 static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -932,6 +971,8 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 	struct lws_context_creation_info info;
 	struct lws_context *context = NULL;
 	struct lws_vhost *vh;
+	struct ev_loop *loop = NULL;
+	void *foreign_loops[1];
 	struct lws_http_mount m_status, m_web, m_api, m_staff, m_admin, m_login;
 	srv s = { 0 };
 	desk_sink sink = { &s, sink_patients, sink_staff };
@@ -941,16 +982,14 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 	s.chat = ctx;
 	s.au = au;
 	s.nt = nt;
-	if (!(s.per_ip = strmap_new()) || !(s.ip_tokens = strmap_new()) || !(s.ip_stamp = strmap_new()) ||
+	if (!(s.per_ip = strmap_new()) || !(s.ip_slot = strmap_new()) ||
 	    !(s.by_conv = calloc(SERVER_CONV_BUCKETS, sizeof *s.by_conv))) {
 		snprintf(err, errsz, "out of memory");
 		strmap_free(s.per_ip);
-		strmap_free(s.ip_tokens);
-		strmap_free(s.ip_stamp);
+		strmap_free(s.ip_slot);
 		free(s.by_conv);
 		return -1;
 	}
-	s.started_us = util_mono_us();
 	if (cfg->group_commit && !(s.batch = batch_new(ctx->st))) {
 		snprintf(err, errsz, "out of memory");
 		goto out;
@@ -1011,9 +1050,18 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 	if (cfg->tls_cert)
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.user = &s;
+	/* Our own libev loop: lws 4.1's own one never returns from lws_service(). */
+	if (!(loop = ev_loop_new(EVFLAG_AUTO))) {
+		snprintf(err, errsz, "could not create the event loop (libev)");
+		goto out;
+	}
+	foreign_loops[0] = loop;
+	info.foreign_loops = foreign_loops;
+	info.options |= LWS_SERVER_OPTION_LIBEV;
 	context = lws_create_context(&info);
 	if (!context) {
-		snprintf(err, errsz, "could not create the libwebsockets context");
+		snprintf(err, errsz, "could not create the libwebsockets context (libev: is "
+			 "libwebsockets-evlib-ev installed?)");
 		goto out;
 	}
 	/* Before "listening" is printed: a supervisor may stop us as soon as it
@@ -1057,9 +1105,13 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 		       cfg->iface, lws_get_vhost_listen_port(vh));
 	fflush(stdout);
 
+	/* lws 4.1 arms its libev timer only from its own callbacks, not when a
+	 * timer is scheduled: a wake-up through its pipe makes it see the tick.
+	 * From then on each tick re-arms it (so at most a second late for a
+	 * timeout set outside a callback, as batch_flush's slow-client close). */
+	lws_cancel_service(context);
 	while (!interrupted) {
-		if (lws_service(context, 0) < 0)
-			break;
+		ev_run(loop, EVRUN_ONCE); /* one pass: a signal or lws_cancel_service() ends it */
 		batch_flush(&s); /* the messages of this pass: one commit, then their replies */
 	}
 	batch_flush(&s);
@@ -1070,10 +1122,16 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 	for (pss_chat *p = s.sessions; p; p = p->next)
 		close_with(p->wsi, p, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
 	{
-		int64_t until = util_mono_us() + 1500000;
-		while (s.sessions && util_mono_us() < until)
-			if (lws_service(context, 50) < 0)
-				break;
+		int64_t until = util_mono_us() + SERVER_DRAIN_US;
+		ev_timer limit; /* ends the last pass at the deadline if nothing else does */
+		ev_now_update(loop);
+		ev_timer_init(&limit, on_drain_limit, SERVER_DRAIN_US / 1e6, 0.);
+		ev_timer_start(loop, &limit);
+		while (s.sessions && util_mono_us() < until) {
+			ev_run(loop, EVRUN_ONCE);
+			batch_flush(&s);
+		}
+		ev_timer_stop(loop, &limit);
 	}
 	rc = 0;
 out:
@@ -1082,12 +1140,14 @@ out:
 		lws_sul_cancel(&s.tick);
 		lws_context_destroy(context);
 	}
+	if (loop)
+		ev_loop_destroy(loop); /* after lws has stopped its watchers on it */
 	ctx->desk = NULL;
 	desk_close(s.desk);
 	admin_close(s.api.admin);
 	strmap_free(s.per_ip);
-	strmap_free(s.ip_tokens);
-	strmap_free(s.ip_stamp);
+	strmap_free(s.ip_slot);
+	free(s.ip_buckets);
 	batch_free(s.batch);
 	free(s.by_conv);
 	return rc;
