@@ -509,9 +509,10 @@ static void tell_positions(desk *d, char (*joined)[STORE_CONV_ID_LEN + 1], size_
 			from = n - n_joined;
 	}
 	for (size_t i = from; i < n; i++)
-		to_patients(d, ids[i], json_pack("{s:s, s:I, s:i, s:b}", "type", "queue",
-						 "position", (json_int_t)i + 1,
-						 "staff_online", online, "open", open));
+		if (!d->sink.has_patient || d->sink.has_patient(d->sink.user, ids[i]))
+			to_patients(d, ids[i], json_pack("{s:s, s:I, s:i, s:b}", "type", "queue",
+							 "position", (json_int_t)i + 1,
+							 "staff_online", online, "open", open));
 	free(ids);
 }
 

@@ -39,6 +39,10 @@ typedef struct desk_sink {
 	void (*to_patients)(void *user, const char *conv, const char *frame, size_t len);
 	/* one frame for every staff console connection */
 	void (*to_staff)(void *user, const char *frame, size_t len);
+	/* is a patient of conversation conv connected? NULL: assume so. Places
+	 * in the line are told only to connected patients (a patient who comes
+	 * back is told theirs on hello). */
+	int (*has_patient)(void *user, const char *conv);
 } desk_sink;
 
 /* One staff console connection; the server owns it (zeroed, then

@@ -612,6 +612,15 @@ static void sink_patients(void *user, const char *conv, const char *frame, size_
 			queue_frame(p, frame, len);
 }
 
+static int sink_has_patient(void *user, const char *conv)
+{
+	srv *s = user;
+	for (pss_chat *p = *conv_chain(s, conv); p; p = p->conv_next)
+		if (strcmp(p->indexed, conv) == 0)
+			return 1;
+	return 0;
+}
+
 static void sink_staff(void *user, const char *frame, size_t len)
 {
 	srv *s = user;
@@ -975,7 +984,7 @@ int server_run(const server_config *cfg, chat_ctx *ctx, auth *au, notify *nt,
 	void *foreign_loops[1];
 	struct lws_http_mount m_status, m_web, m_api, m_staff, m_admin, m_login;
 	srv s = { 0 };
-	desk_sink sink = { &s, sink_patients, sink_staff };
+	desk_sink sink = { &s, sink_patients, sink_staff, sink_has_patient };
 	int rc = -1;
 
 	s.cfg = cfg;

@@ -104,6 +104,15 @@ static void sink_patients(void *user, const char *conv, const char *frame, size_
 	rec_add(&to_pat, conv, frame, len);
 }
 
+/* A conversation whose patient is not connected (NULL: all are). */
+static const char *gone_conv;
+
+static int sink_has_patient(void *user, const char *conv)
+{
+	(void)user;
+	return !gone_conv || strcmp(conv, gone_conv) != 0;
+}
+
 static void sink_staff(void *user, const char *frame, size_t len)
 {
 	(void)user;
@@ -373,7 +382,7 @@ static int set_hours(int on)
 static int fixture_open(void)
 {
 	static const notify_hook hook = { "http://127.0.0.1:9/hook", NOTIFY_GENERIC };
-	desk_sink sink = { NULL, sink_patients, sink_staff };
+	desk_sink sink = { NULL, sink_patients, sink_staff, sink_has_patient };
 	char err[256];
 	auth_user gone;
 
@@ -742,11 +751,24 @@ void test_desk(void)
 			frames_clear(&again.f);
 		}
 
-		/* the emergency is claimed: the others move up */
+		/* the emergency is claimed: the others move up; one whose patient
+		 * is not connected is not told (a frame for nobody), and hears the
+		 * new place on coming back */
 		rec_clear(&to_pat);
+		gone_conv = conv_of(&p2);
 		CHECK(console_send(&cm, "{\"type\":\"claim\",\"conversation\":\"%s\"}", conv_of(&p3)) == 0 && is_ack(&cm.f));
-		CHECK(last_position(conv_of(&p1)) == 1 && last_position(conv_of(&p2)) == 2);
+		gone_conv = NULL;
+		CHECK(last_position(conv_of(&p1)) == 1 && count_pat(conv_of(&p2), "queue") == 0);
 		CHECK(count_pat(conv_of(&p3), "queue") == 0);
+		{
+			patient again = { 0 };
+			char hello[200];
+			snprintf(hello, sizeof hello, "{\"type\":\"hello\",\"token\":\"%s\"}", p2.token);
+			patient_frame(&again, hello);
+			CHECK(again.f.n == 2 && strcmp(frames_type(&again.f, 1), "queue") == 0 &&
+			      json_integer_value(json_object_get(again.f.v[1], "position")) == 2);
+			frames_clear(&again.f);
+		}
 		CHECK(queue_pos(conv_of(&p3), NULL) == 1); /* still on the desk, owned */
 	}
 	CASE_END();
