@@ -77,6 +77,7 @@ struct desk {
 	desk_staff *staff;            /* joined consoles */
 	/* desk_defer_places: queue places to tell at desk_flush_places */
 	int defer_places, places_all;
+	int64_t places_told_us;       /* when the whole line was last told its places */
 	size_t n_joined;
 	char joined[DESK_MAX_JOINED][STORE_CONV_ID_LEN + 1];
 	sqlite3_stmt *q[Q_N];         /* desk_sql, prepared on first use */
@@ -487,16 +488,19 @@ json_t *desk_queue_frame(desk *d, const char *conv)
 }
 
 /* Tells waiting patients their place. joined: the n_joined chats that just
- * joined the line (or moved in it); when they are all at its end, nobody else
+ * joined the line (or moved in it). When they are all at its end, nobody else
  * moved and only they are told (telling everyone on every join cost a frame
- * per waiting patient per join: quadratic in the line). */
-static void tell_positions(desk *d, char (*joined)[STORE_CONV_ID_LEN + 1], size_t n_joined)
+ * per waiting patient per join: quadratic in the line). With only_joined,
+ * only they are told in any case. */
+enum { TOLD_JOINED, TOLD_ALL, OTHERS_UNTOLD };
+static int tell_positions(desk *d, char (*joined)[STORE_CONV_ID_LEN + 1], size_t n_joined,
+			  int only_joined)
 {
 	char (*ids)[STORE_CONV_ID_LEN + 1];
 	size_t n, from = 0;
-	int online = desk_online_count(d), open = desk_available(d) != DESK_CLOSED;
+	int online = desk_online_count(d), open = desk_available(d) != DESK_CLOSED, told;
 	if (desk_ids(d, "waiting", &ids, &n) < 0)
-		return;
+		return TOLD_JOINED;
 	if (n_joined > 0 && n_joined <= n) {
 		size_t j, k;
 		for (j = 0; j < n_joined; j++) {
@@ -508,17 +512,27 @@ static void tell_positions(desk *d, char (*joined)[STORE_CONV_ID_LEN + 1], size_
 		if (j == n_joined)
 			from = n - n_joined;
 	}
-	for (size_t i = from; i < n; i++)
+	told = from > 0 ? TOLD_JOINED : only_joined && n > n_joined ? OTHERS_UNTOLD : TOLD_ALL;
+	for (size_t i = from; i < n; i++) {
+		if (only_joined && from == 0) {
+			size_t j;
+			for (j = 0; j < n_joined && strcmp(ids[i], joined[j]) != 0; j++)
+				;
+			if (j == n_joined)
+				continue;
+		}
 		if (!d->sink.has_patient || d->sink.has_patient(d->sink.user, ids[i]))
 			to_patients(d, ids[i], json_pack("{s:s, s:I, s:i, s:b}", "type", "queue",
 							 "position", (json_int_t)i + 1,
 							 "staff_online", online, "open", open));
+	}
 	free(ids);
+	return told;
 }
 
 static void broadcast_positions(desk *d)
 {
-	tell_positions(d, NULL, 0);
+	tell_positions(d, NULL, 0, 0);
 }
 
 void desk_defer_places(desk *d, int defer)
@@ -528,13 +542,29 @@ void desk_defer_places(desk *d, int defer)
 
 void desk_flush_places(desk *d)
 {
+	int64_t now;
 	if (!d || (!d->places_all && d->n_joined == 0))
 		return;
-	if (d->places_all)
+	now = util_mono_us();
+	if (d->places_all && now - d->places_told_us >= DESK_PLACES_EVERY_US) {
 		broadcast_positions(d);
-	else
-		tell_positions(d, d->joined, d->n_joined);
-	d->places_all = 0;
+		d->places_told_us = now;
+		d->places_all = 0;
+	} else if (d->n_joined > 0) {
+		/* A chat that jumped the line (an emergency) hears its place now,
+		 * the ones it moved down within a second: with 1,000 waiting and an
+		 * emergency every few milliseconds, telling everyone at every jump
+		 * was 1,000 frames a jump. */
+		switch (tell_positions(d, d->joined, d->n_joined,
+				       now - d->places_told_us < DESK_PLACES_EVERY_US)) {
+		case OTHERS_UNTOLD:
+			d->places_all = 1;
+			break;
+		case TOLD_ALL:
+			d->places_told_us = now;
+			break;
+		}
+	}
 	d->n_joined = 0;
 }
 
@@ -572,7 +602,7 @@ void desk_conv_changed(desk *d, const char *conv, int64_t since, int queue_chang
 	if (!d->defer_places) {
 		char one[1][STORE_CONV_ID_LEN + 1];
 		snprintf(one[0], sizeof one[0], "%s", conv);
-		tell_positions(d, one, 1);
+		tell_positions(d, one, 1, 0);
 		return;
 	}
 	if (d->n_joined < DESK_MAX_JOINED)

@@ -107,8 +107,13 @@ void desk_conv_changed(desk *d, const char *conv, int64_t since, int queue_chang
  * desk_flush_places tells them, once for everything noted since the last
  * flush (the server flushes after each pass of its event loop: a busy pass
  * that moves the line many times tells each waiting patient once, not once
- * per move). d may be NULL in desk_flush_places. */
+ * per move). When the line moved under patients who did not move themselves
+ * (an emergency jumped it, a chat left it), they are told at most once every
+ * DESK_PLACES_EVERY_US: the server also flushes on its 1 s tick, so within
+ * two seconds. The chats that joined or jumped hear theirs at once. d may be
+ * NULL in desk_flush_places. */
 #define DESK_MAX_JOINED 64
+#define DESK_PLACES_EVERY_US 1000000
 void desk_defer_places(desk *d, int defer);
 void desk_flush_places(desk *d);
 
