@@ -70,7 +70,7 @@ static void null_staff(void *user, const char *frame, size_t len)
 	(void)user, (void)frame, (void)len;
 }
 
-const desk_sink fuzz_null_sink = { NULL, null_patients, null_staff };
+const desk_sink fuzz_null_sink = { NULL, null_patients, null_staff, NULL };
 
 /* ---- the fixture ---------------------------------------------------------- */
 
