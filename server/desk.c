@@ -30,7 +30,6 @@ enum desk_q {
 	Q_ITEM_BOT,        /* ?1 conv */
 	Q_ITEM_TICKET,     /* ?1 conv */
 	Q_IDS_WAITING,
-	Q_PLACE,           /* ?1 conv */
 	Q_IDS_DESK,
 	Q_LAST_EVENT,
 	Q_N
@@ -64,17 +63,6 @@ static const char *const desk_sql[Q_N] = {
 			  " AND type = 'ticket' ORDER BY id DESC LIMIT 1",
 	[Q_IDS_WAITING] = "SELECT id FROM conversations WHERE status = 'waiting'"
 			  " ORDER BY emergency DESC, queued_at, id",
-	/* conv's place in the line (the order of Q_IDS_WAITING: a NULL
-	 * queued_at sorts first) and the line's length; no row: not waiting */
-	[Q_PLACE] = "SELECT 1 + (SELECT count(*) FROM conversations w WHERE w.status = 'waiting'"
-		    " AND w.emergency > c.emergency)"
-		    " + (SELECT count(*) FROM conversations w WHERE w.status = 'waiting'"
-		    " AND w.emergency = c.emergency"
-		    " AND (coalesce(w.queued_at, -9223372036854775808) < coalesce(c.queued_at, -9223372036854775808)"
-		    " OR (coalesce(w.queued_at, -9223372036854775808) = coalesce(c.queued_at, -9223372036854775808)"
-		    " AND w.id < c.id))),"
-		    " (SELECT count(*) FROM conversations WHERE status = 'waiting')"
-		    " FROM conversations c WHERE c.id = ?1 AND c.status = 'waiting'",
 	[Q_IDS_DESK] = "SELECT id FROM conversations WHERE status IN ('waiting', 'owned', 'ticket')"
 		       " ORDER BY emergency DESC, status = 'ticket', queued_at, id",
 	[Q_LAST_EVENT] = "SELECT coalesce(max(id), 0) FROM events",
@@ -499,17 +487,18 @@ json_t *desk_queue_frame(desk *d, const char *conv)
 	return f;
 }
 
-enum { TOLD_JOINED, TOLD_ALL, OTHERS_UNTOLD };
-
 /* Tells waiting patients their place. joined: the n_joined chats that just
  * joined the line (or moved in it). When they are all at its end, nobody else
  * moved and only they are told (telling everyone on every join cost a frame
- * per waiting patient per join: quadratic in the line). */
-static int tell_positions(desk *d, char (*joined)[STORE_CONV_ID_LEN + 1], size_t n_joined)
+ * per waiting patient per join: quadratic in the line). With only_joined,
+ * only they are told in any case. */
+enum { TOLD_JOINED, TOLD_ALL, OTHERS_UNTOLD };
+static int tell_positions(desk *d, char (*joined)[STORE_CONV_ID_LEN + 1], size_t n_joined,
+			  int only_joined)
 {
 	char (*ids)[STORE_CONV_ID_LEN + 1];
 	size_t n, from = 0;
-	int online = desk_online_count(d), open = desk_available(d) != DESK_CLOSED;
+	int online = desk_online_count(d), open = desk_available(d) != DESK_CLOSED, told;
 	if (desk_ids(d, "waiting", &ids, &n) < 0)
 		return TOLD_JOINED;
 	if (n_joined > 0 && n_joined <= n) {
@@ -523,48 +512,27 @@ static int tell_positions(desk *d, char (*joined)[STORE_CONV_ID_LEN + 1], size_t
 		if (j == n_joined)
 			from = n - n_joined;
 	}
-	for (size_t i = from; i < n; i++)
+	told = from > 0 ? TOLD_JOINED : only_joined && n > n_joined ? OTHERS_UNTOLD : TOLD_ALL;
+	for (size_t i = from; i < n; i++) {
+		if (only_joined && from == 0) {
+			size_t j;
+			for (j = 0; j < n_joined && strcmp(ids[i], joined[j]) != 0; j++)
+				;
+			if (j == n_joined)
+				continue;
+		}
 		if (!d->sink.has_patient || d->sink.has_patient(d->sink.user, ids[i]))
 			to_patients(d, ids[i], json_pack("{s:s, s:I, s:i, s:b}", "type", "queue",
 							 "position", (json_int_t)i + 1,
 							 "staff_online", online, "open", open));
-	free(ids);
-	return from > 0 ? TOLD_JOINED : TOLD_ALL;
-}
-
-/* Tells only the joined chats their place, each found by counting who is
- * ahead of it (no read of the whole line: with 1,200 waiting that read and
- * its sort took about half a millisecond, once per emergency). Returns
- * OTHERS_UNTOLD when the line moved under others too. */
-static int tell_joined(desk *d, char (*joined)[STORE_CONV_ID_LEN + 1], size_t n_joined)
-{
-	int online = desk_online_count(d), open = desk_available(d) != DESK_CLOSED, others = 0;
-	for (size_t j = 0; j < n_joined; j++) {
-		const char *const p[] = { joined[j], NULL };
-		sqlite3_stmt *q;
-		char err[256];
-		json_int_t pos, n;
-		if (run(d, &q, Q_PLACE, p, 0, err, sizeof err) != SQLITE_ROW) {
-			done(q);
-			others = 1; /* it left the line: the ones behind it moved up */
-			continue;
-		}
-		pos = sqlite3_column_int64(q, 0);
-		n = sqlite3_column_int64(q, 1);
-		done(q);
-		if (pos <= n - (json_int_t)n_joined)
-			others = 1;
-		if (!d->sink.has_patient || d->sink.has_patient(d->sink.user, joined[j]))
-			to_patients(d, joined[j], json_pack("{s:s, s:I, s:i, s:b}", "type", "queue",
-							    "position", pos, "staff_online", online,
-							    "open", open));
 	}
-	return others ? OTHERS_UNTOLD : TOLD_JOINED;
+	free(ids);
+	return told;
 }
 
 static void broadcast_positions(desk *d)
 {
-	tell_positions(d, NULL, 0);
+	tell_positions(d, NULL, 0, 0);
 }
 
 void desk_defer_places(desk *d, int defer)
@@ -587,9 +555,8 @@ void desk_flush_places(desk *d)
 		 * the ones it moved down within a second: with 1,000 waiting and an
 		 * emergency every few milliseconds, telling everyone at every jump
 		 * was 1,000 frames a jump. */
-		switch (now - d->places_told_us < DESK_PLACES_EVERY_US
-				? tell_joined(d, d->joined, d->n_joined)
-				: tell_positions(d, d->joined, d->n_joined)) {
+		switch (tell_positions(d, d->joined, d->n_joined,
+				       now - d->places_told_us < DESK_PLACES_EVERY_US)) {
 		case OTHERS_UNTOLD:
 			d->places_all = 1;
 			break;
@@ -635,7 +602,7 @@ void desk_conv_changed(desk *d, const char *conv, int64_t since, int queue_chang
 	if (!d->defer_places) {
 		char one[1][STORE_CONV_ID_LEN + 1];
 		snprintf(one[0], sizeof one[0], "%s", conv);
-		tell_positions(d, one, 1);
+		tell_positions(d, one, 1, 0);
 		return;
 	}
 	if (d->n_joined < DESK_MAX_JOINED)

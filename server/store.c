@@ -90,12 +90,6 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TABLE inbox_dismissed(key TEXT PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL);",
-	/* 4: the waiting line in its own order (desk.c: Q_IDS_WAITING, Q_PLACE),
-	 * so reading it walks an index instead of scanning and sorting every
-	 * conversation, and counting who is ahead of an emergency reads only
-	 * the emergencies. */
-	"CREATE INDEX conversations_line ON conversations(emergency DESC, queued_at, id)"
-	"  WHERE status = 'waiting';",
 };
 
 static int migrate(sqlite3 *db, char **msg)
