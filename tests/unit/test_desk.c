@@ -1088,6 +1088,32 @@ void test_desk(void)
 	}
 	CASE_END();
 
+	CASE_BEGIN("desk: places deferred (the server): the chat that joins or jumps the line hears its "
+		   "place at once, the ones it moved within a second");
+	{
+		patient pa = { 0 }, pb = { 0 };
+		desk_defer_places(fx.d, 1);
+		patient_hello(&pa);
+		patient_say(&pa, Q_PERSON);
+		desk_flush_places(fx.d);
+		CHECK(last_position(conv_of(&pa)) == (json_int_t)queue_pos(conv_of(&pa), NULL));
+		/* an emergency jumps the line within the second: it alone is told now */
+		rec_clear(&to_pat);
+		next_ms();
+		patient_hello(&pb);
+		patient_say(&pb, Q_EMERGENCY);
+		desk_flush_places(fx.d);
+		CHECKF(last_position(conv_of(&pb)) == (json_int_t)queue_pos(conv_of(&pb), NULL) &&
+		       queue_pos(conv_of(&pb), NULL) < queue_pos(conv_of(&pa), NULL),
+		       "told %lld, at %zu", (long long)last_position(conv_of(&pb)),
+		       queue_pos(conv_of(&pb), NULL));
+		CHECK(count_pat(conv_of(&pa), "queue") == 0);
+		desk_defer_places(fx.d, 0);
+		frames_clear(&pa.f);
+		frames_clear(&pb.f);
+	}
+	CASE_END();
+
 	console_leave(&cm);
 	frames_clear(&cm.f);
 	frames_clear(&cm2.f);
