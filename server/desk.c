@@ -487,12 +487,15 @@ json_t *desk_queue_frame(desk *d, const char *conv)
 	return f;
 }
 
+/* What tell_positions told: the joined chats only, nobody else having moved;
+ * everyone; or the joined only, while others moved too (only_joined). */
+enum { TOLD_JOINED, TOLD_ALL, OTHERS_UNTOLD };
+
 /* Tells waiting patients their place. joined: the n_joined chats that just
  * joined the line (or moved in it). When they are all at its end, nobody else
  * moved and only they are told (telling everyone on every join cost a frame
  * per waiting patient per join: quadratic in the line). With only_joined,
- * only they are told in any case. */
-enum { TOLD_JOINED, TOLD_ALL, OTHERS_UNTOLD };
+ * only they are told in any case. Returns what was told. */
 static int tell_positions(desk *d, char (*joined)[STORE_CONV_ID_LEN + 1], size_t n_joined,
 			  int only_joined)
 {

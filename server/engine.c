@@ -70,7 +70,7 @@ struct engine {
 	int64_t (*now_unix)(void);
 	double threshold;
 	unsigned trainings;         /* classifiers trained since open (engine_trainings) */
-	sqlite3_stmt *fts;          /* the best FTS_LIMIT matches by bm25 */
+	sqlite3_stmt *fts;          /* every match with its bm25 (fts_run keeps the best) */
 	sqlite3_stmt *fts_all;      /* every match, unranked: when there are few */
 };
 
@@ -915,7 +915,6 @@ static int cmp_cand(const void *a, const void *b)
 	return ((const cand *)a)->entry - ((const cand *)b)->entry;
 }
 
-
 static void cands_clear(cand *cands, size_t *ncand, int *cand_of_entry)
 {
 	for (size_t c = 0; c < *ncand; c++)
@@ -939,7 +938,7 @@ static void cand_add(const ix *x, sqlite3_int64 row, cand *cands, size_t *ncand,
 /* Up to limit (at most FTS_LIMIT + 1) entries of one MATCH join the
  * candidates: the best by bm25 when ranked, else the first. Ranked, the
  * top few are kept here rather than by FTS5's ORDER BY rank, which
- * prepares and runs an SQL statement of its own on every query (a third
+ * prepares and runs an SQL statement of its own on every query (a sixth
  * of a question's instructions on the default clinic). Returns SQLITE_DONE
  * or SQLite's error code. */
 static int fts_run(const engine *e, int ranked, const char *match, int limit, cand *cands,
@@ -1002,8 +1001,8 @@ static void fts_anchored(const fts_plan *plan, size_t a, char *match, size_t siz
  * with its size (docs/performance.md, scenario 4):
  * - terms that match FTS_ROW_BUDGET entries in all: all of them, OR'ed (on
  *   a few hundred entries, every question). When they can match no more
- *   than FTS_LIMIT, unranked: ranking costs FTS5 a sorter query of its own,
- *   and they are all kept anyway;
+ *   than FTS_LIMIT, unranked: they are all kept anyway, and reading them
+ *   skips bm25's per-row work;
  * - else each of the (up to FTS_ANCHORS) rarest terms that is within the
  *   budget anchors a query of the entries that have it and at least one
  *   other term ("dermatology" AND (newborn OR home OR visit)), bm25 ranking
@@ -1022,7 +1021,7 @@ static int fts_candidates(const engine *e, const fts_plan *plan, cand *cands, si
 {
 	char match[FTS_TERMS * (TEXT_MAX_WORD + 8) + 1];
 	double rows = 0;
-	size_t k = 0;
+	size_t k;
 	int rc;
 
 	for (k = 0; k < plan->n; k++)

@@ -601,24 +601,28 @@ static int cb_staff(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	return cb_ws(wsi, reason, user, in, len, 1);
 }
 
+/* The first patient connection of conversation conv from p on, along its
+ * hash chain (which other conversations share); NULL when there is none. */
+static pss_chat *of_conv(pss_chat *p, const char *conv)
+{
+	while (p && strcmp(p->indexed, conv) != 0)
+		p = p->conv_next;
+	return p;
+}
+
 /* The desk's sink: frames for a patient conversation's connections, and for
  * every staff console. A linear walk: staff events are rare next to patient
  * messages, and a walk over 10,000 connections is tens of microseconds. */
 static void sink_patients(void *user, const char *conv, const char *frame, size_t len)
 {
 	srv *s = user;
-	for (pss_chat *p = *conv_chain(s, conv); p; p = p->conv_next)
-		if (strcmp(p->indexed, conv) == 0)
-			queue_frame(p, frame, len);
+	for (pss_chat *p = of_conv(*conv_chain(s, conv), conv); p; p = of_conv(p->conv_next, conv))
+		queue_frame(p, frame, len);
 }
 
 static int sink_has_patient(void *user, const char *conv)
 {
-	srv *s = user;
-	for (pss_chat *p = *conv_chain(s, conv); p; p = p->conv_next)
-		if (strcmp(p->indexed, conv) == 0)
-			return 1;
-	return 0;
+	return of_conv(*conv_chain(user, conv), conv) != NULL;
 }
 
 static void sink_staff(void *user, const char *frame, size_t len)
