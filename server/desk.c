@@ -77,7 +77,10 @@ struct desk {
 	desk_staff *staff;            /* joined consoles */
 	/* desk_defer_places: queue places to tell at desk_flush_places */
 	int defer_places, places_all;
-	int64_t places_told_us;       /* when the whole line was last told its places */
+	int places_now;               /* a sweep is due now, not a second after the last */
+	int sweeping;                 /* a sweep is under way, next at place sweep_next + 1 */
+	size_t sweep_next;
+	int64_t places_told_us;       /* when the last sweep of the whole line began */
 	size_t n_joined;
 	char joined[DESK_MAX_JOINED][STORE_CONV_ID_LEN + 1];
 	sqlite3_stmt *q[Q_N];         /* desk_sql, prepared on first use */
@@ -533,9 +536,41 @@ static int tell_positions(desk *d, char (*joined)[STORE_CONV_ID_LEN + 1], size_t
 	return told;
 }
 
+/* Everyone waiting is told their place: now, or with places deferred, in the
+ * next passes (a sweep: desk_flush_places). */
 static void broadcast_positions(desk *d)
 {
-	tell_positions(d, NULL, 0, 0);
+	if (d->defer_places)
+		d->places_now = 1;
+	else
+		tell_positions(d, NULL, 0, 0);
+}
+
+/* One slice of a sweep: the waiting patients from place d->sweep_next + 1 on
+ * are told theirs, until DESK_PLACES_PER_PASS frames are out or the line
+ * ends. Each slice reads the line afresh, so no place told is stale; one who
+ * moved between two slices may be told twice or not at all in this sweep,
+ * and the move that did it asks for the next one. */
+static void sweep_slice(desk *d)
+{
+	char (*ids)[STORE_CONV_ID_LEN + 1];
+	size_t n, i, told = 0;
+	int online = desk_online_count(d), open = desk_available(d) != DESK_CLOSED;
+	if (desk_ids(d, "waiting", &ids, &n) < 0) {
+		d->sweeping = 0;
+		return;
+	}
+	for (i = d->sweep_next; i < n && told < DESK_PLACES_PER_PASS; i++) {
+		if (d->sink.has_patient && !d->sink.has_patient(d->sink.user, ids[i]))
+			continue;
+		to_patients(d, ids[i], json_pack("{s:s, s:I, s:i, s:b}", "type", "queue",
+						 "position", (json_int_t)i + 1,
+						 "staff_online", online, "open", open));
+		told++;
+	}
+	free(ids);
+	d->sweep_next = i;
+	d->sweeping = i < n;
 }
 
 void desk_defer_places(desk *d, int defer)
@@ -546,29 +581,37 @@ void desk_defer_places(desk *d, int defer)
 void desk_flush_places(desk *d)
 {
 	int64_t now;
-	if (!d || (!d->places_all && d->n_joined == 0))
+	if (!d || (!d->places_all && !d->places_now && !d->sweeping && d->n_joined == 0))
 		return;
 	now = util_mono_us();
-	if (d->places_all && now - d->places_told_us >= DESK_PLACES_EVERY_US) {
-		broadcast_positions(d);
-		d->places_told_us = now;
-		d->places_all = 0;
-	} else if (d->n_joined > 0) {
-		/* A chat that jumped the line (an emergency) hears its place now,
-		 * the ones it moved down within a second: with 1,000 waiting and an
-		 * emergency every few milliseconds, telling everyone at every jump
-		 * was 1,000 frames a jump. */
-		switch (tell_positions(d, d->joined, d->n_joined,
-				       now - d->places_told_us < DESK_PLACES_EVERY_US)) {
+	/* A chat that joined or jumped the line (an emergency) hears its place
+	 * now; the ones it moved down hear theirs in the next sweep. With 1,000
+	 * waiting and an emergency every few milliseconds, telling everyone at
+	 * every jump was 1,000 frames a jump. */
+	if (d->n_joined > 0) {
+		switch (tell_positions(d, d->joined, d->n_joined, 1)) {
 		case OTHERS_UNTOLD:
 			d->places_all = 1;
 			break;
-		case TOLD_ALL:
-			d->places_told_us = now;
+		case TOLD_ALL: /* the line was only they: as good as a sweep */
+			if (!d->sweeping)
+				d->places_told_us = now;
 			break;
 		}
+		d->n_joined = 0;
 	}
-	d->n_joined = 0;
+	if (!d->sweeping && (d->places_now ||
+			     (d->places_all && now - d->places_told_us >= DESK_PLACES_EVERY_US))) {
+		d->sweeping = 1;
+		d->sweep_next = 0;
+		d->places_all = d->places_now = 0;
+		d->places_told_us = now;
+	}
+	/* A sweep is told in slices, one a pass: all at once, 1,000 waiting
+	 * patients were 10 ms of frames in one pass, and every message that
+	 * came in meanwhile waited for them. */
+	if (d->sweeping)
+		sweep_slice(d);
 }
 
 /* Tells the consoles: the events of conv after since, then its item (or its

@@ -104,16 +104,19 @@ int desk_set_status_tx(desk *d, const char *conv, const char *status, char *err,
 void desk_conv_changed(desk *d, const char *conv, int64_t since, int queue_changed);
 
 /* With defer set, desk_conv_changed only notes whose place to tell, and
- * desk_flush_places tells them, once for everything noted since the last
- * flush (the server flushes after each pass of its event loop: a busy pass
- * that moves the line many times tells each waiting patient once, not once
- * per move). When the line moved under patients who did not move themselves
- * (an emergency jumped it, a chat left it), they are told at most once every
- * DESK_PLACES_EVERY_US: the server also flushes on its 1 s tick, so within
- * two seconds. The chats that joined or jumped hear theirs at once. d may be
- * NULL in desk_flush_places. */
+ * desk_flush_places tells them (the server flushes after each pass of its
+ * event loop: a busy pass that moves the line many times tells each chat
+ * once, not once per move). The chats that joined or jumped the line hear
+ * their place at once. When the line moved under patients who did not move
+ * themselves (an emergency jumped it, a chat left it), everyone waiting is
+ * told in a sweep, begun at most once every DESK_PLACES_EVERY_US (the server
+ * also flushes on its 1 s tick, so within two seconds) and told
+ * DESK_PLACES_PER_PASS frames a flush. A change every waiting patient should
+ * see at once (staff came online, a chat was claimed) begins a sweep at the
+ * next flush. d may be NULL in desk_flush_places. */
 #define DESK_MAX_JOINED 64
 #define DESK_PLACES_EVERY_US 1000000
+#define DESK_PLACES_PER_PASS 64
 void desk_defer_places(desk *d, int defer);
 void desk_flush_places(desk *d);
 

@@ -1114,6 +1114,51 @@ void test_desk(void)
 	}
 	CASE_END();
 
+	CASE_BEGIN("desk: places deferred: the whole line is told in slices of at most "
+		   "DESK_PLACES_PER_PASS a flush, and every waiting patient gets their true place");
+	{
+		enum { N_WAIT = 2 * DESK_PLACES_PER_PASS + 10 };
+		static patient many[N_WAIT];
+		size_t before, first = 0, total = 0, passes = 0, wrong = 0;
+		desk_defer_places(fx.d, 1);
+		for (int i = 0; i < N_WAIT; i++) {
+			patient_hello(&many[i]);
+			patient_say(&many[i], Q_PERSON);
+		}
+		desk_flush_places(fx.d);
+		while (passes < 50) { /* the joins' own places, and any sweep already due */
+			before = to_pat.n;
+			desk_flush_places(fx.d);
+			passes++;
+			if (to_pat.n == before)
+				break;
+		}
+		/* staff coming online: everyone waiting should hear it */
+		rec_clear(&to_pat);
+		console_join(&cx, &fx.joe, 0);
+		console_send(&cx, "{\"type\":\"presence\",\"status\":\"online\"}");
+		CHECK(count_pat(conv_of(&many[0]), "queue") == 0); /* deferred: not in the staff's frame */
+		for (passes = 0; passes < 50; passes++) {
+			before = to_pat.n;
+			desk_flush_places(fx.d);
+			if (passes == 0)
+				first = to_pat.n - before;
+			total += to_pat.n - before;
+			if (to_pat.n == before)
+				break;
+		}
+		for (int i = 0; i < N_WAIT; i++)
+			wrong += last_position(conv_of(&many[i])) != (json_int_t)queue_pos(conv_of(&many[i]), NULL);
+		CHECKF(first > 0 && first <= DESK_PLACES_PER_PASS, "first flush told %zu", first);
+		CHECKF(total >= N_WAIT && passes >= 3 && wrong == 0, "told %zu in %zu flushes, %zu wrong",
+		       total, passes, wrong);
+		console_leave(&cx);
+		desk_defer_places(fx.d, 0);
+		for (int i = 0; i < N_WAIT; i++)
+			frames_clear(&many[i].f);
+	}
+	CASE_END();
+
 	console_leave(&cm);
 	frames_clear(&cm.f);
 	frames_clear(&cm2.f);
