@@ -3,19 +3,21 @@
 # (bench flags, fresh database, default knowledge base), counting switched on once it listens,
 # `loadgen --conns 20` for DURATION seconds (default 45) over tests/data/answers.tsv, then the
 # total and the engine's share (engine_decide, inclusive) divided by the answers.
-#   bench/callgrind.sh [DURATION]      (after `make bench`; a few minutes)
+#   bench/callgrind.sh [DURATION]      (after `make bench`; a few minutes; FRONTDESK=BINARY
+#   to count another build)
 set -u
 cd "$(dirname "$0")/.."
 DURATION=${1:-45}
 TMP=$(mktemp -d)
 trap 'kill $SRV 2>/dev/null; wait $SRV 2>/dev/null; rm -rf "$TMP"' EXIT
-for f in build/frontdesk build/bench/loadgen; do
+FD=${FRONTDESK:-build/frontdesk}
+for f in "$FD" build/bench/loadgen; do
 	[ -x "$f" ] || { echo "callgrind: $f is missing: run make bench" >&2; exit 1; }
 done
 command -v valgrind >/dev/null || { echo "callgrind: needs valgrind" >&2; exit 1; }
 
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$TMP/cg.out" \
-	build/frontdesk serve --listen 127.0.0.1:0 --db "$TMP/fd.db" --max-conn-per-ip 0 \
+	"$FD" serve --listen 127.0.0.1:0 --db "$TMP/fd.db" --max-conn-per-ip 0 \
 	--rate-burst 1000000 --rate-per-sec 1000000 --rate-per-ip-per-sec 0 \
 	> "$TMP/out" 2> "$TMP/err" &
 SRV=$!

@@ -155,18 +155,18 @@ json_t *chat_messages_json(const chat_ctx *ctx)
 const char chat_unsaved_frame[] =
 	"{\"type\":\"error\",\"code\":\"internal\",\"message\":\"" UNSAVED_TEXT "\"}";
 
-int chat_is_message(const char *frame, size_t len)
+json_t *chat_parse_message(const char *frame, size_t len)
 {
 	json_t *req;
 	const char *type;
-	int yes;
 	if (!memmem(frame, len, "\"message\"", 9))
-		return 0;
+		return NULL;
 	req = json_loadb(frame, len, JSON_REJECT_DUPLICATES, NULL);
 	type = json_string_value(json_object_get(req, "type")); /* NULL unless an object */
-	yes = type && strcmp(type, "message") == 0;
+	if (type && strcmp(type, "message") == 0)
+		return req;
 	json_decref(req);
-	return yes;
+	return NULL;
 }
 
 static void emit_json(json_t *frame, chat_emit_fn emit, void *user)
@@ -572,6 +572,12 @@ static int on_feedback(chat_ctx *ctx, chat_session *s, json_t *req, chat_emit_fn
 int chat_handle(chat_ctx *ctx, chat_session *s, const char *frame, size_t len,
 		chat_emit_fn emit, void *user)
 {
+	return chat_handle_parsed(ctx, s, frame, len, NULL, emit, user);
+}
+
+int chat_handle_parsed(chat_ctx *ctx, chat_session *s, const char *frame, size_t len,
+		       json_t *parsed, chat_emit_fn emit, void *user)
+{
 	json_error_t jerr;
 	json_t *req;
 	const char *type;
@@ -580,7 +586,7 @@ int chat_handle(chat_ctx *ctx, chat_session *s, const char *frame, size_t len,
 	s->last_error = NULL;
 	/* Typing indicators are frequent and answer nothing: their own limit, and
 	 * never an error frame for them. */
-	if (len < 64 && memmem(frame, len, "\"typing\"", 8) &&
+	if (!parsed && len < 64 && memmem(frame, len, "\"typing\"", 8) &&
 	    (req = json_loadb(frame, len, JSON_REJECT_DUPLICATES, &jerr)) != NULL) {
 		if (json_is_object(req) && (type = json_string_value(json_object_get(req, "type"))) &&
 		    strcmp(type, "typing") == 0) {
@@ -594,10 +600,12 @@ int chat_handle(chat_ctx *ctx, chat_session *s, const char *frame, size_t len,
 		}
 		json_decref(req);
 	}
-	if (!allow_frame(ctx, s))
+	if (!allow_frame(ctx, s)) {
+		json_decref(parsed);
 		return send_error(s, emit, user, "rate_limited",
 				  "You're sending messages quickly. Please wait a moment and try again.");
-	req = json_loadb(frame, len, JSON_REJECT_DUPLICATES, &jerr);
+	}
+	req = parsed ? parsed : json_loadb(frame, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(req)) {
 		json_decref(req);
 		return send_error(s, emit, user, "bad_json", "the frame must be a JSON object");

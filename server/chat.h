@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "desk.h"
 #include "engine.h"
 #include "store.h"
@@ -90,9 +92,10 @@ const char *chat_reply_text(const chat_ctx *ctx, const engine_decision *d);
  * as a new emergency. Owned and ticket chats are not in the line. */
 int chat_queue_moves(const char *status, int was_emergency, int emergency);
 
-/* 1 if frame is a patient "message" (the frames the server groups into one
- * commit), else 0. Any bytes. */
-int chat_is_message(const char *frame, size_t len);
+/* When frame is a patient "message" (the frames the server groups into one
+ * commit): the frame parsed, a new reference the caller hands on to
+ * chat_handle_parsed (so a message is parsed once). Else NULL. Any bytes. */
+json_t *chat_parse_message(const char *frame, size_t len);
 /* The error frame a message gets when it could not be stored (NUL-terminated
  * JSON; the server sends it to every message of a group commit that failed). */
 extern const char chat_unsaved_frame[];
@@ -105,5 +108,9 @@ extern const char chat_unsaved_frame[];
  * error frame). */
 int chat_handle(chat_ctx *ctx, chat_session *s, const char *frame, size_t len,
 		chat_emit_fn emit, void *user);
+/* chat_handle for a frame chat_parse_message already parsed: steals parsed
+ * (NULL: parses the frame itself, as chat_handle). */
+int chat_handle_parsed(chat_ctx *ctx, chat_session *s, const char *frame, size_t len,
+		       json_t *parsed, chat_emit_fn emit, void *user);
 
 #endif

@@ -371,12 +371,13 @@ static void handle_message(srv *s, pss_chat *pss, const char *data, size_t len)
 	if (!pss->staff) {
 		/* A patient message joins the open group commit (or opens one);
 		 * anything else first commits what is open, then runs alone. */
-		int batched = s->batch && chat_is_message(data, len) && batch_begin(s->batch);
+		json_t *message = s->batch ? chat_parse_message(data, len) : NULL;
+		int batched = message && batch_begin(s->batch);
 		if (batched)
 			batch_count(s->batch, pss);
 		else
 			batch_flush(s);
-		if (chat_handle(s->chat, &pss->chat, data, len, queue_frame, pss) < 0)
+		if (chat_handle_parsed(s->chat, &pss->chat, data, len, message, queue_frame, pss) < 0)
 			LOG_WARN("ws: conn %lu: %s", pss->conn, pss->chat.last_error);
 		conv_reindex(s, pss);
 		if (batched && batch_full(s->batch))

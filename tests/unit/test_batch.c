@@ -87,7 +87,7 @@ void test_batch(void)
 	}
 	CASE_END();
 
-	CASE_BEGIN("chat_is_message: exactly the frames of type message");
+	CASE_BEGIN("chat_parse_message: exactly the frames of type message, parsed");
 	{
 		static const struct { const char *frame; int yes; } t[] = {
 			{ "{\"type\":\"message\",\"text\":\"hi\"}", 1 },
@@ -100,8 +100,13 @@ void test_batch(void)
 			{ "{\"type\":\"message\",\"type\":\"hello\"}", 0 },   /* duplicate keys: refused */
 			{ "", 0 },
 		};
-		for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-			CHECKF(chat_is_message(t[i].frame, strlen(t[i].frame)) == t[i].yes, "%s", t[i].frame);
+		for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+			json_t *m = chat_parse_message(t[i].frame, strlen(t[i].frame));
+			CHECKF((m != NULL) == t[i].yes, "%s", t[i].frame);
+			CHECKF(!m || strcmp(json_string_value(json_object_get(m, "text")), "hi") == 0,
+			       "%s", t[i].frame);
+			json_decref(m);
+		}
 	}
 	CASE_END();
 
