@@ -153,6 +153,23 @@ static void to_patients(desk *d, const char *conv, json_t *frame)
 	json_decref(frame);
 }
 
+/* New reference: the frame telling a waiting patient their place. */
+static json_t *place_frame(size_t position, int staff_online, int open)
+{
+	return json_pack("{s:s, s:I, s:i, s:b}", "type", "queue", "position", (json_int_t)position,
+			 "staff_online", staff_online, "open", open);
+}
+
+/* Tells conv's patients their place, if one is connected to hear it
+ * (one who is not hears it on hello). 1 if told. */
+static int tell_place(desk *d, const char *conv, size_t position, int staff_online, int open)
+{
+	if (d->sink.has_patient && !d->sink.has_patient(d->sink.user, conv))
+		return 0;
+	to_patients(d, conv, place_frame(position, staff_online, open));
+	return 1;
+}
+
 /* --- queries -------------------------------------------------------------- */
 
 /* Statement `which`, ready to bind, or NULL (message in err). */
@@ -481,9 +498,7 @@ json_t *desk_queue_frame(desk *d, const char *conv)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(ids[i], conv) == 0) {
-			f = json_pack("{s:s, s:I, s:i, s:b}", "type", "queue", "position", (json_int_t)i + 1,
-				      "staff_online", desk_online_count(d),
-				      "open", desk_available(d) != DESK_CLOSED);
+			f = place_frame(i + 1, desk_online_count(d), desk_available(d) != DESK_CLOSED);
 			break;
 		}
 	free(ids);
@@ -527,10 +542,7 @@ static int tell_positions(desk *d, char (*joined)[STORE_CONV_ID_LEN + 1], size_t
 			if (j == n_joined)
 				continue;
 		}
-		if (!d->sink.has_patient || d->sink.has_patient(d->sink.user, ids[i]))
-			to_patients(d, ids[i], json_pack("{s:s, s:I, s:i, s:b}", "type", "queue",
-							 "position", (json_int_t)i + 1,
-							 "staff_online", online, "open", open));
+		tell_place(d, ids[i], i + 1, online, open);
 	}
 	free(ids);
 	return told;
@@ -560,14 +572,8 @@ static void sweep_slice(desk *d)
 		d->sweeping = 0;
 		return;
 	}
-	for (i = d->sweep_next; i < n && told < DESK_PLACES_PER_PASS; i++) {
-		if (d->sink.has_patient && !d->sink.has_patient(d->sink.user, ids[i]))
-			continue;
-		to_patients(d, ids[i], json_pack("{s:s, s:I, s:i, s:b}", "type", "queue",
-						 "position", (json_int_t)i + 1,
-						 "staff_online", online, "open", open));
-		told++;
-	}
+	for (i = d->sweep_next; i < n && told < DESK_PLACES_PER_PASS; i++)
+		told += tell_place(d, ids[i], i + 1, online, open);
 	free(ids);
 	d->sweep_next = i;
 	d->sweeping = i < n;
