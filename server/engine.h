@@ -8,6 +8,8 @@
  *      similarity of term and bigram sets; an entry's score is its best
  *      phrasing's. The cosine is in [0,1] and does not grow with length, so
  *      the confidence means the same for 3 words and 30.
+ *   4b. the best few are put in order by the classifier's probability and
+ *      the entries' BM25 (all of an entry's phrasings as one text).
  *   5. confidence >= threshold: answer; otherwise a handoff with suggestions.
  *   6. "are you open now / on Saturday / on Christmas?" when the best entry is
  *      an opening-hours one: answered from structured hours (hours.h) at the
@@ -57,6 +59,9 @@ typedef struct engine_match {
 	const engine_entry *entry;   /* borrowed */
 	double score;                /* in [0,1] */
 } engine_match;
+/* matches[] are best first; the best few are ordered again with the entries'
+ * BM25 (engine.c, RERANK_*), so their scores need not be descending, and
+ * the confidence is the best score among them, not always matches[0]'s. */
 
 typedef struct engine_decision {
 	engine_kind kind;
