@@ -275,9 +275,13 @@ static json_t *reply_fields(const chat_ctx *ctx, const engine_decision *d, json_
 		double floor = engine_threshold(ctx->eng) * 0.5;
 		json_object_set_new(f, "reason", json_string(engine_reason_name(d->reason)));
 		json_object_set_new(f, "confidence", json_real(d->confidence));
-		for (size_t i = 0; d->reason == ENGINE_REASON_LOW_CONFIDENCE && i < d->n_matches && i < 3; i++) {
+		/* the best three over the floor; the engine's order is not by
+		 * score alone (engine.h), so a low one does not end the list */
+		for (size_t i = 0, n = 0; d->reason == ENGINE_REASON_LOW_CONFIDENCE &&
+		     i < d->n_matches && n < 3; i++) {
 			if (d->matches[i].score < floor)
-				break;
+				continue;
+			n++;
 			json_array_append_new(sugg, json_pack("{s:s, s:s}",
 				"entry", d->matches[i].entry->id,
 				"question", d->matches[i].entry->question));

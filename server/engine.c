@@ -931,6 +931,18 @@ typedef struct cand {
 	double rerank;
 } cand;
 
+/* Orders n candidates by rerank, best first; stable (insertion sort: n is
+ * at most RERANK_TOP). */
+static void rerank_sort(cand *c, size_t n)
+{
+	for (size_t a = 1; a < n; a++)
+		for (size_t b = a; b > 0 && c[b].rerank > c[b - 1].rerank; b--) {
+			cand t = c[b];
+			c[b] = c[b - 1];
+			c[b - 1] = t;
+		}
+}
+
 static int cmp_cand(const void *a, const void *b)
 {
 	double x = ((const cand *)a)->score, y = ((const cand *)b)->score;
@@ -1288,7 +1300,7 @@ int engine_decide(engine *e, const char *text, size_t len, int lang_hint,
 	if (ncand > 0)
 		out->confidence = cands[0].score;
 	if (prob && ncand > 1) {
-		size_t k = ncand < RERANK_TOP ? ncand : RERANK_TOP;
+		size_t k = ncand < RERANK_TOP ? ncand : RERANK_TOP, sure = 0;
 		double top_bm25 = 0;
 		for (size_t c = 0; c < k; c++)
 			if (cands[c].bm25 > top_bm25)
@@ -1296,12 +1308,13 @@ int engine_decide(engine *e, const char *text, size_t len, int lang_hint,
 		for (size_t c = 0; c < k; c++)
 			cands[c].rerank = RERANK_PROB * log(cands[c].prob > 1e-6 ? cands[c].prob : 1e-6) +
 					  (top_bm25 > 0 ? RERANK_BM25 * cands[c].bm25 / top_bm25 : 0);
-		for (size_t a = 1; a < k; a++) /* insertion sort, stable */
-			for (size_t b = a; b > 0 && cands[b].rerank > cands[b - 1].rerank; b--) {
-				cand t = cands[b];
-				cands[b] = cands[b - 1];
-				cands[b - 1] = t;
-			}
+		/* An answer is given only by an entry whose own score clears the
+		 * threshold: those (a prefix, sorted by score) are ordered among
+		 * themselves, the rest among themselves (suggestions). */
+		while (sure < k && cands[sure].score >= e->threshold)
+			sure++;
+		rerank_sort(cands, sure);
+		rerank_sort(cands + sure, k - sure);
 	}
 	for (size_t c = 0; c < ncand && c < ENGINE_TOP_K; c++) {
 		out->matches[c].entry = &x->entries[cands[c].entry];

@@ -60,8 +60,9 @@ typedef struct engine_match {
 	double score;                /* in [0,1] */
 } engine_match;
 /* matches[] are best first; the best few are ordered again with the entries'
- * BM25 (engine.c, RERANK_*), so their scores need not be descending, and
- * the confidence is the best score among them, not always matches[0]'s. */
+ * BM25 (engine.c, RERANK_*), so their scores need not be descending. The
+ * confidence is the best score among them; an answer's entry (matches[0])
+ * always has a score of at least the threshold itself. */
 
 typedef struct engine_decision {
 	engine_kind kind;
