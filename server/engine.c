@@ -1296,7 +1296,8 @@ int engine_decide(engine *e, const char *text, size_t len, int lang_hint,
 	 * probability with the entries' BM25 (relative to the best of the few),
 	 * which puts first the entry more of whose phrasings share the
 	 * question's words when two entries are near alike (quebec-covid p@1
-	 * 0.834 -> 0.852, docs/quality.md). */
+	 * 0.834 -> 0.846, docs/quality.md; re-ordering all ten, 0.852, also
+	 * answered with entries under the threshold). */
 	if (ncand > 0)
 		out->confidence = cands[0].score;
 	if (prob && ncand > 1) {
